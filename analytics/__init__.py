@@ -1,0 +1,1 @@
+"""Spend ledger, imports and reports (issue: analytics). Empty until then."""

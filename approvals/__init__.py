@@ -1,0 +1,1 @@
+"""Approval policies, frozen routes and decisions (issue: approvals). Empty until then."""

@@ -1,0 +1,90 @@
+"""Fixtures every test may use: an organisation with one user of each role."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from django.test import Client
+
+from procurement.celery import app as celery_app
+from procurement.models import CostCentre, Department, Role, User
+from tests.factories import DEMO_PASSWORD, CostCentreFactory, DepartmentFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _isolated_files(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.EMAIL_OUTBOX_DIR = tmp_path / "mail"
+    # The manifest storage needs collectstatic; tests serve static files from the finders.
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _eager_celery() -> Iterator[None]:
+    """Tasks run in-process in unit tests; tests/test_it_runs_tasks_on_a_real_worker.py uses a real worker."""
+    previous = celery_app.conf.task_always_eager
+    celery_app.conf.task_always_eager = True
+    yield
+    celery_app.conf.task_always_eager = previous
+
+
+@dataclass
+class Org:
+    department: Department
+    cost_centre: CostCentre
+    other_department: Department
+    requester: User
+    manager: User
+    head: User
+    procurement: User
+    finance: User
+    security: User
+    legal: User
+    admin: User
+    outsider: User  # a requester in another department: may see nothing of the others
+
+    def client_for(self, user: User) -> Client:
+        client = Client()
+        client.force_login(user)
+        return client
+
+
+@pytest.fixture
+def org(db: None) -> Org:
+    department = DepartmentFactory(code="it", name="IT")
+    other = DepartmentFactory(code="marketing", name="Marketing")
+    head = UserFactory(username="hana", first_name="Hana", last_name="Head", department=department,
+                       roles=[Role.MANAGER])
+    department.head = head
+    department.save()
+    manager = UserFactory(username="mark", first_name="Mark", last_name="Manager", department=department,
+                          manager=head, roles=[Role.MANAGER])
+    requester = UserFactory(username="alice", first_name="Alice", last_name="Asker", department=department,
+                            manager=manager, roles=[Role.REQUESTER])
+    return Org(
+        department=department,
+        cost_centre=CostCentreFactory(code="IT-100", name="IT operations", department=department),
+        other_department=other,
+        requester=requester,
+        manager=manager,
+        head=head,
+        procurement=UserFactory(username="pat", first_name="Pat", last_name="Buyer", roles=[Role.PROCUREMENT]),
+        finance=UserFactory(username="fiona", first_name="Fiona", last_name="Finance", roles=[Role.FINANCE]),
+        security=UserFactory(username="sam", first_name="Sam", last_name="Secure", roles=[Role.SECURITY_REVIEWER]),
+        legal=UserFactory(username="lee", first_name="Lee", last_name="Legal", roles=[Role.LEGAL]),
+        admin=UserFactory(username="ada", first_name="Ada", last_name="Admin", is_staff=True, is_superuser=True,
+                          roles=[Role.ADMIN]),
+        outsider=UserFactory(username="otto", first_name="Otto", last_name="Outsider", department=other,
+                             roles=[Role.REQUESTER]),
+    )
+
+
+@pytest.fixture
+def password() -> str:
+    return DEMO_PASSWORD

@@ -1,0 +1,78 @@
+"""What every API endpoint shares: pagination and the one JSON error shape.
+
+Every error body is {"code": "...", "detail": "human message", "errors": {field: [messages]}}.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied
+from django.http import Http404
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+from rest_framework import exceptions, status
+from rest_framework.pagination import PageNumberPagination
+from rest_framework.response import Response
+from rest_framework.views import exception_handler as drf_exception_handler
+
+from procurement.errors import ApplicationError
+
+
+class Pagination(PageNumberPagination):
+    page_size_query_param = "page_size"
+    max_page_size = 100
+
+
+def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
+    """DRF's nested errors as {"line_items[1].quantity": ["..."]}: one key per bad field."""
+    if isinstance(detail, dict):
+        out: dict[str, list[str]] = {}
+        for key, value in detail.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
+        out = {}
+        for index, item in enumerate(detail):
+            out.update(_flatten(item, f"{prefix}[{index}]"))
+        return out
+    items = detail if isinstance(detail, list) else [detail]
+    return {prefix or "non_field_errors": [str(item) for item in items]} if items else {}
+
+
+def error_response(*, status_code: int, code: str, detail: str, errors: dict[str, list[str]] | None = None) -> Response:
+    return Response({"code": code, "detail": detail, "errors": errors or {}}, status=status_code)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    if isinstance(exc, ApplicationError):
+        return error_response(status_code=exc.status, code=exc.code, detail=exc.message, errors=exc.fields)
+    if isinstance(exc, ConcurrentTransition):
+        return error_response(
+            status_code=status.HTTP_409_CONFLICT,
+            code="conflict",
+            detail="Someone else changed this request at the same time. Reload and try again.",
+        )
+    if isinstance(exc, TransitionNotAllowed):
+        return error_response(status_code=status.HTTP_409_CONFLICT, code="conflict", detail=str(exc))
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, PermissionDenied):
+        exc = exceptions.PermissionDenied()
+
+    response = drf_exception_handler(exc, context)
+    if response is None:
+        return None
+    if isinstance(exc, exceptions.ValidationError):
+        errors = _flatten(exc.detail)
+        first = next(iter(errors.values()), ["Invalid input."])[0]
+        response.data = {"code": "invalid", "detail": first, "errors": errors}
+    elif isinstance(exc, exceptions.APIException):
+        detail = exc.detail
+        message = str(detail if not isinstance(detail, dict | list) else exc.default_detail)
+        codes = exc.get_codes()
+        response.data = {
+            "code": codes if isinstance(codes, str) else exc.default_code,
+            "detail": message,
+            "errors": {},
+        }
+    return response

@@ -1,0 +1,58 @@
+"""Writes shared by every app: the audit trail and idempotent email."""
+
+from __future__ import annotations
+
+import logging
+
+from django.contrib.contenttypes.models import ContentType
+from django.core.mail import EmailMultiAlternatives
+from django.db import IntegrityError, models, transaction
+from django.template.loader import render_to_string
+
+from procurement.models import AuditEntry, SentEmail, User
+
+logger = logging.getLogger(__name__)
+
+
+def audit_record(
+    *,
+    target: models.Model,
+    actor: User | None,
+    action: str,
+    from_state: str = "",
+    to_state: str = "",
+    comment: str = "",
+) -> AuditEntry:
+    """Append an audit entry. Call it inside the transaction of the change it records."""
+    return AuditEntry.objects.create(
+        content_type=ContentType.objects.get_for_model(target),
+        object_id=target.pk,
+        actor=actor,
+        action=action,
+        from_state=from_state,
+        to_state=to_state,
+        comment=comment,
+    )
+
+
+def email_send_once(*, key: str, to: str, template: str, context: dict[str, object]) -> bool:
+    """Send `template` (subject.txt, body.txt, body.html under templates/emails/) once per key.
+
+    The key row is inserted in the same transaction as the send: if sending
+    raises, the row is rolled back and a retry sends again; if the row already
+    exists (a retried or duplicated task), nothing is sent. Returns whether it sent.
+    """
+    subject = render_to_string(f"emails/{template}/subject.txt", context).strip()
+    subject = " ".join(subject.split())  # a header must be one line
+    text = render_to_string(f"emails/{template}/body.txt", context)
+    html = render_to_string(f"emails/{template}/body.html", context)
+    try:
+        with transaction.atomic():
+            SentEmail.objects.create(key=key, to=to, subject=subject[:255])
+            message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
+            message.attach_alternative(html, "text/html")
+            message.send()
+    except IntegrityError:
+        logger.info("email %s already sent; skipping", key)
+        return False
+    return True

@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib import admin
+from django.contrib.auth import views as auth_views
+from django.urls import include, path
+
+from procurement import views
+
+urlpatterns = [
+    path("healthz", views.healthz, name="healthz"),
+    path("admin/", admin.site.urls),
+    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/", include("requests.api_urls")),
+    path("", include("requests.urls")),
+]
+
+if settings.DEBUG:
+    # The outbox exists only for local use; in production mail really leaves.
+    urlpatterns += [
+        path("outbox/", views.outbox, name="outbox"),
+        path("outbox/<str:name>/", views.outbox_message, name="outbox-message"),
+    ]

@@ -1,0 +1,385 @@
+"""Writes to purchase requests. Every state change goes through `purchase_request_transition`."""
+
+from __future__ import annotations
+
+import logging
+import operator
+import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from decimal import Decimal
+from functools import reduce
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import Q
+from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
+
+from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from procurement.models import Category, CostCentre, Department, User
+from procurement.services import audit_record
+from requests.attachments import sniff_attachment_type
+from requests.models import Attachment, Comment, LineItem, PurchaseRequest, RequestState, line_amount
+from requests.selectors import purchase_request_visible_to
+from requests.validators import validate_not_in_past
+
+logger = logging.getLogger(__name__)
+
+MAX_LINE_ITEMS = 200
+
+
+@dataclass(frozen=True)
+class LineItemInput:
+    description: str
+    quantity: Decimal
+    unit_price: Decimal
+    unit: str = "each"
+    vendor_sku: str = ""
+    vendor_url: str = ""
+
+
+@dataclass(frozen=True)
+class RequestInput:
+    title: str
+    justification: str
+    department: Department
+    cost_centre: CostCentre
+    category: Category
+    needed_by: object  # datetime.date; validated by the model
+    currency: str
+    line_items: Sequence[LineItemInput] = field(default_factory=list)
+
+
+def _invalid(error: ValidationError, prefix: str = "") -> InvalidInput:
+    fields: dict[str, list[str]] = {}
+    if hasattr(error, "error_dict"):
+        for name, errors in error.message_dict.items():
+            key = name if name != "__all__" else "non_field_errors"
+            fields[f"{prefix}{key}"] = list(errors)
+    else:
+        fields[prefix.rstrip(".") or "non_field_errors"] = list(error.messages)
+    first = next(iter(fields.values()))[0]
+    return InvalidInput(first, fields=fields)
+
+
+def _check_request_fields(request: PurchaseRequest, data: RequestInput) -> None:
+    errors: dict[str, list[str]] = {}
+    if data.cost_centre.department_id != data.department.pk:
+        errors["cost_centre"] = [f"Cost centre {data.cost_centre.code} does not belong to {data.department}."]
+    if not data.cost_centre.is_active:
+        errors["cost_centre"] = [f"Cost centre {data.cost_centre.code} is closed."]
+    if not data.category.is_active:
+        errors["category"] = [f"Category {data.category} is no longer in use."]
+    if len(data.line_items) > MAX_LINE_ITEMS:
+        errors["line_items"] = [f"A request can have at most {MAX_LINE_ITEMS} line items."]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], fields=errors)
+    try:
+        request.full_clean(exclude=["requester"])
+    except ValidationError as error:
+        raise _invalid(error) from None
+
+
+def _replace_line_items(request: PurchaseRequest, items: Sequence[LineItemInput]) -> None:
+    rows = [
+        LineItem(
+            request=request,
+            position=position,
+            description=item.description,
+            quantity=item.quantity,
+            unit=item.unit or "each",
+            unit_price=item.unit_price,
+            vendor_sku=item.vendor_sku,
+            vendor_url=item.vendor_url,
+        )
+        for position, item in enumerate(items)
+    ]
+    for index, row in enumerate(rows):
+        try:
+            row.full_clean(exclude=["request"])
+        except ValidationError as error:
+            raise _invalid(error, prefix=f"line_items[{index}].") from None
+    request.line_items.all().delete()
+    LineItem.objects.bulk_create(rows)
+    request.total = sum((line_amount(r.quantity, r.unit_price) for r in rows), Decimal("0.00"))
+
+
+def purchase_request_create(
+    *, requester: User, data: RequestInput, attachments: Sequence[UploadedFile] = ()
+) -> PurchaseRequest:
+    """Create a draft with its line items and attachments, all or nothing.
+
+    The total is computed here from the line items.
+    """
+    request = PurchaseRequest(
+        requester=requester,
+        title=data.title,
+        justification=data.justification,
+        department=data.department,
+        cost_centre=data.cost_centre,
+        category=data.category,
+        needed_by=data.needed_by,
+        currency=data.currency,
+    )
+    _check_request_fields(request, data)
+    with _files_removed_on_error() as stored, transaction.atomic():
+        request.save()
+        _replace_line_items(request, data.line_items)
+        request.save(update_fields=["total"])
+        for upload in attachments:
+            _add_attachment(request=request, by=requester, upload=upload, stored_files=stored)
+        audit_record(target=request, actor=requester, action="created", to_state=RequestState.DRAFT)
+    return request
+
+
+def _lock_visible(*, request_id: int, user: User) -> PurchaseRequest:
+    # Locked so that an edit and a submit (or two clicks) cannot interleave.
+    request = (
+        purchase_request_visible_to(user)
+        .select_for_update(of=("self",))
+        .select_related("requester", "department")
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise NotFound("No such purchase request.")
+    return request
+
+
+def _require_editable(request: PurchaseRequest, user: User) -> None:
+    if request.requester_id != user.pk:
+        raise NotAllowed("Only the requester can edit this request.")
+    if request.state != RequestState.DRAFT:
+        raise Conflict(
+            f"{request.reference} is {request.get_state_display().lower()}; "
+            "only a draft can be edited."
+        )
+
+
+def purchase_request_update(
+    *,
+    request_id: int,
+    by: User,
+    data: RequestInput,
+    attachments: Sequence[UploadedFile] = (),
+    remove_attachment_ids: Sequence[int] = (),
+) -> PurchaseRequest:
+    """Replace a draft's fields and line items, under a row lock, all or nothing."""
+    with _files_removed_on_error() as stored, transaction.atomic():
+        request = _lock_visible(request_id=request_id, user=by)
+        _require_editable(request, by)
+        for name in ("title", "justification", "department", "cost_centre", "category", "needed_by", "currency"):
+            setattr(request, name, getattr(data, name))
+        _check_request_fields(request, data)
+        _replace_line_items(request, data.line_items)
+        request.save()
+        if remove_attachment_ids:
+            removed = list(request.attachments.filter(pk__in=remove_attachment_ids))
+            for attachment in removed:
+                attachment.delete()
+            # Files go only once the rows are gone for good.
+            names = [attachment.file.name for attachment in removed]
+            transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+        for upload in attachments:
+            _add_attachment(request=request, by=by, upload=upload, stored_files=stored)
+    return request
+
+
+def _add_attachment(
+    *, request: PurchaseRequest, by: User, upload: UploadedFile, stored_files: list[str]
+) -> Attachment:
+    limit = settings.ATTACHMENT_MAX_BYTES
+    name = upload.name or "attachment"
+    if upload.size is None or upload.size > limit:
+        raise InvalidInput(
+            f"{name} is too large: attachments can be at most {limit // (1024 * 1024)} MB.",
+            fields={"attachments": [f"{name} is larger than {limit // (1024 * 1024)} MB."]},
+        )
+    if upload.size == 0:
+        raise InvalidInput(f"{name} is empty.", fields={"attachments": [f"{name} is empty."]})
+    content_type = sniff_attachment_type(upload)
+    if content_type is None:
+        message = f"{name} is not a PDF or an image (PNG, JPEG, GIF, WebP)."
+        raise InvalidInput(message, fields={"attachments": [message]})
+    if request.attachments.count() >= settings.ATTACHMENTS_PER_REQUEST:
+        message = f"A request can have at most {settings.ATTACHMENTS_PER_REQUEST} attachments."
+        raise InvalidInput(message, fields={"attachments": [message]})
+    attachment = Attachment(
+        request=request,
+        filename=name[:255],
+        content_type=content_type,
+        size=upload.size,
+        uploaded_by=by,
+    )
+    attachment.file.save(name, upload, save=False)
+    stored_files.append(attachment.file.name)
+    attachment.save()
+    return attachment
+
+
+@contextmanager
+def _files_removed_on_error() -> Iterator[list[str]]:
+    """Delete files stored inside a transaction that then failed: no orphan uploads."""
+    stored: list[str] = []
+    try:
+        yield stored
+    except BaseException:
+        for name in stored:
+            default_storage.delete(name)
+        raise
+
+
+def purchase_request_add_attachment(*, request_id: int, by: User, upload: UploadedFile) -> Attachment:
+    """Attach a PDF or image to a draft (type sniffed from its bytes, size capped)."""
+    with _files_removed_on_error() as stored, transaction.atomic():
+        request = _lock_visible(request_id=request_id, user=by)
+        _require_editable(request, by)
+        return _add_attachment(request=request, by=by, upload=upload, stored_files=stored)
+
+
+# --- Transitions -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Action:
+    method: str  # the django-fsm transition on PurchaseRequest
+    label: str  # the button
+    past: str  # for the timeline and messages
+    comment_required: bool = False
+
+
+ACTIONS: dict[str, Action] = {
+    "submit": Action("submit", "Submit", "submitted"),
+    "approve": Action("approve", "Approve", "approved"),
+    "reject": Action("reject", "Reject", "rejected", comment_required=True),
+    "return": Action("return_for_changes", "Return for changes", "returned for changes", comment_required=True),
+    "revise": Action("revise", "Edit and resubmit", "reopened for editing"),
+    "cancel": Action("cancel", "Cancel request", "cancelled"),
+    "order": Action("mark_ordered", "Mark ordered", "marked ordered"),
+    "receive": Action("mark_received", "Mark received", "marked received"),
+    "close": Action("close", "Close", "closed"),
+}
+
+# A state change the requester should hear about by email.
+NOTIFY_REQUESTER = {"approve", "reject", "return", "order", "cancel"}
+
+
+def purchase_request_transition(
+    *, request_id: int, by: User, action: str, comment: str = ""
+) -> PurchaseRequest:
+    """Fire one transition for `by`, or raise a clear error and change nothing.
+
+    Locks the row, re-checks visibility (404), permission (403), the current
+    state (409) and conditions (400); saves the new state and its audit entry
+    in one transaction; queues the requester's email on commit.
+    """
+    if action not in ACTIONS:
+        raise InvalidInput(f"Unknown action {action!r}.")
+    spec = ACTIONS[action]
+    comment = comment.strip()
+    if spec.comment_required and not comment:
+        raise InvalidInput(
+            f"A comment is required to {spec.label.lower()}.", fields={"comment": ["This field is required."]}
+        )
+    with transaction.atomic():
+        request = _lock_visible(request_id=request_id, user=by)
+        method = getattr(request, spec.method)
+        from_state = request.state
+        if not can_proceed(method, check_conditions=False):
+            raise Conflict(
+                f"{request.reference} is {request.get_state_display().lower()}; "
+                f"it cannot be {spec.past} now."
+            )
+        if not has_transition_perm(method, by):
+            raise NotAllowed(_refusal(action, request))
+        if not can_proceed(method):
+            if action == "submit":
+                raise InvalidInput(
+                    "Add at least one line item before submitting.",
+                    fields={"line_items": ["Add at least one line item."]},
+                )
+            raise Conflict(f"{request.reference} cannot be {spec.past} now.")
+        if action == "submit":
+            try:
+                validate_not_in_past(request.needed_by)
+            except ValidationError as error:
+                raise InvalidInput(error.messages[0], fields={"needed_by": error.messages}) from None
+        try:
+            method()
+        except TransitionNotAllowed as error:  # the state moved under us; the lock makes this rare
+            raise Conflict(str(error)) from None
+        request.save()
+        entry = audit_record(
+            target=request,
+            actor=by,
+            action=action,
+            from_state=from_state,
+            to_state=request.state,
+            comment=comment,
+        )
+        if action in NOTIFY_REQUESTER and by.pk != request.requester_id:
+            from requests.tasks import notify_requester_of_transition
+
+            entry_id = entry.pk
+            transaction.on_commit(lambda: notify_requester_of_transition.delay(entry_id))
+    logger.info("%s %s by %s", request.reference, spec.past, by.username)
+    return request
+
+
+def _refusal(action: str, request: PurchaseRequest) -> str:
+    if action in ("submit", "revise"):
+        return f"Only the requester can {ACTIONS[action].label.lower()} {request.reference}."
+    if action in ("approve", "reject", "return"):
+        return f"You are not an approver of {request.reference}."
+    if action == "cancel":
+        return f"Only the requester or procurement can cancel {request.reference}."
+    return f"You are not allowed to do that to {request.reference}."
+
+
+def purchase_request_submit(*, request_id: int, by: User) -> PurchaseRequest:
+    return purchase_request_transition(request_id=request_id, by=by, action="submit")
+
+
+def purchase_request_cancel(*, request_id: int, by: User, comment: str = "") -> PurchaseRequest:
+    return purchase_request_transition(request_id=request_id, by=by, action="cancel", comment=comment)
+
+
+def purchase_request_return(*, request_id: int, by: User, comment: str) -> PurchaseRequest:
+    return purchase_request_transition(request_id=request_id, by=by, action="return", comment=comment)
+
+
+# --- Comments --------------------------------------------------------------
+
+MENTION = re.compile(r"(?<![\w.@])@([\w.+-]+)")
+
+
+def comment_create(*, request_id: int, by: User, body: str) -> Comment:
+    """Add a comment; each @username of an active user is recorded and emailed (on commit)."""
+    body = body.strip()
+    if not body:
+        raise InvalidInput("A comment cannot be empty.", fields={"body": ["This field is required."]})
+    if len(body) > 5000:
+        raise InvalidInput(
+            "A comment can be at most 5000 characters.", fields={"body": ["At most 5000 characters."]}
+        )
+    request = purchase_request_visible_to(by).filter(pk=request_id).first()
+    if request is None:
+        raise NotFound("No such purchase request.")
+    names = {name.rstrip(".") for name in MENTION.findall(body)}
+    mentioned: list[User] = []
+    if names:
+        same_name = reduce(operator.or_, (Q(username__iexact=name) for name in names))
+        mentioned = list(User.objects.filter(same_name, is_active=True).exclude(pk=by.pk))
+    with transaction.atomic():
+        comment = Comment.objects.create(request=request, author=by, body=body)
+        comment.mentions.set(mentioned)
+        if mentioned:
+            from requests.tasks import notify_mentions
+
+            comment_id = comment.pk
+            transaction.on_commit(lambda: notify_mentions.delay(comment_id))
+    return comment

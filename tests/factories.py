@@ -1,0 +1,90 @@
+"""factory_boy factories. States other than draft are reached through the services, never set."""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+
+import factory
+from django.utils import timezone
+
+from procurement.models import Category, CostCentre, Department, Role, User, UserRole
+from requests.models import LineItem, PurchaseRequest
+
+DEMO_PASSWORD = "correct-horse-battery-staple"
+
+
+class DepartmentFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Department
+        django_get_or_create = ("code",)
+
+    code = factory.Sequence(lambda n: f"dept-{n}")
+    name = factory.Sequence(lambda n: f"Department {n}")
+
+
+class CostCentreFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = CostCentre
+
+    code = factory.Sequence(lambda n: f"CC{n:04d}")
+    name = factory.Sequence(lambda n: f"Cost centre {n}")
+    department = factory.SubFactory(DepartmentFactory)
+
+
+class UserFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = User
+        django_get_or_create = ("username",)
+        skip_postgeneration_save = True
+
+    username = factory.Sequence(lambda n: f"user{n}")
+    first_name = factory.Faker("first_name")
+    last_name = factory.Faker("last_name")
+    email = factory.LazyAttribute(lambda u: f"{u.username}@example.com")
+    password = factory.PostGenerationMethodCall("set_password", DEMO_PASSWORD)
+
+    @factory.post_generation
+    def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+        if create:
+            self.save()
+            for role in extracted or [Role.REQUESTER]:
+                UserRole.objects.get_or_create(user=self, role=role)
+
+
+def category(code: str = "hardware") -> Category:
+    return Category.objects.get(code=code)
+
+
+class PurchaseRequestFactory(factory.django.DjangoModelFactory):
+    """A draft. Pass line_items=N for N priced lines (default 1); the total is recomputed."""
+
+    class Meta:
+        model = PurchaseRequest
+        skip_postgeneration_save = True
+
+    title = factory.Sequence(lambda n: f"Laptops for the new starters #{n}")
+    justification = "Three new engineers start next month."
+    requester = factory.SubFactory(UserFactory)
+    department = factory.LazyAttribute(lambda o: o.requester.department or DepartmentFactory())
+    cost_centre = factory.LazyAttribute(lambda o: CostCentreFactory(department=o.department))
+    category = factory.LazyFunction(lambda: Category.objects.get(code="hardware"))
+    needed_by = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=30))
+    currency = "GBP"
+
+    @factory.post_generation
+    def line_items(self, create: bool, extracted: int | None, **kwargs: object) -> None:
+        if not create:
+            return
+        count = 1 if extracted is None else extracted
+        for position in range(count):
+            LineItem.objects.create(
+                request=self,
+                position=position,
+                description=f"Laptop model {position + 1}",
+                quantity=Decimal("2"),
+                unit="each",
+                unit_price=Decimal("1250.00"),
+            )
+        self.total = Decimal("2500.00") * count
+        self.save(update_fields=["total"])

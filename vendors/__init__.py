@@ -1,0 +1,1 @@
+"""Vendors, security assessments and contracts (issue: vendors). Empty until then."""
