@@ -8,14 +8,30 @@ from pathlib import Path
 
 import pytest
 from django.test import Client
+from pytest_django.fixtures import Settings
 
 from procurement.celery import app as celery_app
 from procurement.models import CostCentre, Department, Role, User
 from tests.factories import DEMO_PASSWORD, CostCentreFactory, DepartmentFactory, UserFactory
 
 
+@pytest.fixture(scope="session")
+def django_db_modify_db_settings(
+    django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """On SQLite the test database is a file, not memory, so that the real Celery
+    worker of tests/test_it_runs_tasks_on_a_real_worker.py can open it too."""
+    from django.db import connections
+
+    settings_dict = connections["default"].settings_dict
+    if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
+        settings_dict["TEST"]["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_files(settings: pytest.FixtureRequest, tmp_path: Path) -> None:
+def _isolated_files(settings: Settings, tmp_path: Path) -> None:
+    # Real password hashing costs ~0.3 s per user; the org fixture makes eleven.
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.EMAIL_OUTBOX_DIR = tmp_path / "mail"
     # The manifest storage needs collectstatic; tests serve static files from the finders.
@@ -57,31 +73,65 @@ class Org:
 
 @pytest.fixture
 def org(db: None) -> Org:
-    department = DepartmentFactory(code="it", name="IT")
-    other = DepartmentFactory(code="marketing", name="Marketing")
-    head = UserFactory(username="hana", first_name="Hana", last_name="Head", department=department,
-                       roles=[Role.MANAGER])
+    department = DepartmentFactory.create(code="it", name="IT")
+    other = DepartmentFactory.create(code="marketing", name="Marketing")
+    head = UserFactory.create(
+        username="hana",
+        first_name="Hana",
+        last_name="Head",
+        department=department,
+        roles=[Role.MANAGER],
+    )
     department.head = head
     department.save()
-    manager = UserFactory(username="mark", first_name="Mark", last_name="Manager", department=department,
-                          manager=head, roles=[Role.MANAGER])
-    requester = UserFactory(username="alice", first_name="Alice", last_name="Asker", department=department,
-                            manager=manager, roles=[Role.REQUESTER])
+    manager = UserFactory.create(
+        username="mark",
+        first_name="Mark",
+        last_name="Manager",
+        department=department,
+        manager=head,
+        roles=[Role.MANAGER],
+    )
+    requester = UserFactory.create(
+        username="alice",
+        first_name="Alice",
+        last_name="Asker",
+        department=department,
+        manager=manager,
+        roles=[Role.REQUESTER],
+    )
     return Org(
         department=department,
-        cost_centre=CostCentreFactory(code="IT-100", name="IT operations", department=department),
+        cost_centre=CostCentreFactory.create(code="IT-100", name="IT operations", department=department),
         other_department=other,
         requester=requester,
         manager=manager,
         head=head,
-        procurement=UserFactory(username="pat", first_name="Pat", last_name="Buyer", roles=[Role.PROCUREMENT]),
-        finance=UserFactory(username="fiona", first_name="Fiona", last_name="Finance", roles=[Role.FINANCE]),
-        security=UserFactory(username="sam", first_name="Sam", last_name="Secure", roles=[Role.SECURITY_REVIEWER]),
-        legal=UserFactory(username="lee", first_name="Lee", last_name="Legal", roles=[Role.LEGAL]),
-        admin=UserFactory(username="ada", first_name="Ada", last_name="Admin", is_staff=True, is_superuser=True,
-                          roles=[Role.ADMIN]),
-        outsider=UserFactory(username="otto", first_name="Otto", last_name="Outsider", department=other,
-                             roles=[Role.REQUESTER]),
+        procurement=UserFactory.create(
+            username="pat", first_name="Pat", last_name="Buyer", roles=[Role.PROCUREMENT]
+        ),
+        finance=UserFactory.create(
+            username="fiona", first_name="Fiona", last_name="Finance", roles=[Role.FINANCE]
+        ),
+        security=UserFactory.create(
+            username="sam", first_name="Sam", last_name="Secure", roles=[Role.SECURITY_REVIEWER]
+        ),
+        legal=UserFactory.create(username="lee", first_name="Lee", last_name="Legal", roles=[Role.LEGAL]),
+        admin=UserFactory.create(
+            username="ada",
+            first_name="Ada",
+            last_name="Admin",
+            is_staff=True,
+            is_superuser=True,
+            roles=[Role.ADMIN],
+        ),
+        outsider=UserFactory.create(
+            username="otto",
+            first_name="Otto",
+            last_name="Outsider",
+            department=other,
+            roles=[Role.REQUESTER],
+        ),
     )
 
 

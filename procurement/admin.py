@@ -40,12 +40,20 @@ class UserRoleInline(admin.TabularInline):
 
 @admin.register(User)
 class UserAdmin(DjangoUserAdmin):
-    list_display = ["username", "email", "first_name", "last_name", "department", "manager", "is_active"]
+    list_display = [
+        "username",
+        "email",
+        "first_name",
+        "last_name",
+        "department",
+        "manager",
+        "is_active",
+    ]
     list_filter = ["roles__role", "department", "is_active", "is_staff"]
     autocomplete_fields = ["manager", "department"]
     inlines = [UserRoleInline]
     fieldsets = (
-        *DjangoUserAdmin.fieldsets,
+        *(DjangoUserAdmin.fieldsets or ()),
         ("Organisation", {"fields": ("department", "manager")}),
     )
 
@@ -54,7 +62,15 @@ class UserAdmin(DjangoUserAdmin):
 class AuditEntryAdmin(admin.ModelAdmin):
     """Read-only: the audit trail is append-only, even for admins."""
 
-    list_display = ["created_at", "content_type", "object_id", "action", "from_state", "to_state", "actor"]
+    list_display = [
+        "created_at",
+        "content_type",
+        "object_id",
+        "action",
+        "from_state",
+        "to_state",
+        "actor",
+    ]
     list_filter = ["content_type", "action"]
     search_fields = ["comment"]
 

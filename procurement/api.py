@@ -28,7 +28,11 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     if isinstance(detail, dict):
         out: dict[str, list[str]] = {}
         for key, value in detail.items():
-            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+            if prefix and key == "non_field_errors":
+                # About the nested object as a whole ("line_items" is not a list): name the object.
+                out.update(_flatten(value, prefix))
+            else:
+                out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
         return out
     if isinstance(detail, list) and any(isinstance(item, dict | list) for item in detail):
         out = {}
@@ -39,13 +43,17 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
     return {prefix or "non_field_errors": [str(item) for item in items]} if items else {}
 
 
-def error_response(*, status_code: int, code: str, detail: str, errors: dict[str, list[str]] | None = None) -> Response:
+def error_response(
+    *, status_code: int, code: str, detail: str, errors: dict[str, list[str]] | None = None
+) -> Response:
     return Response({"code": code, "detail": detail, "errors": errors or {}}, status=status_code)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
     if isinstance(exc, ApplicationError):
-        return error_response(status_code=exc.status, code=exc.code, detail=exc.message, errors=exc.fields)
+        return error_response(
+            status_code=exc.status, code=exc.code, detail=exc.message, errors=exc.fields
+        )
     if isinstance(exc, ConcurrentTransition):
         return error_response(
             status_code=status.HTTP_409_CONFLICT,
@@ -53,7 +61,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
             detail="Someone else changed this request at the same time. Reload and try again.",
         )
     if isinstance(exc, TransitionNotAllowed):
-        return error_response(status_code=status.HTTP_409_CONFLICT, code="conflict", detail=str(exc))
+        return error_response(
+            status_code=status.HTTP_409_CONFLICT, code="conflict", detail=str(exc)
+        )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, PermissionDenied):
@@ -64,7 +74,9 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         return None
     if isinstance(exc, exceptions.ValidationError):
         errors = _flatten(exc.detail)
-        first = next(iter(errors.values()), ["Invalid input."])[0]
+        field, messages = next(iter(errors.items()), ("non_field_errors", ["Invalid input."]))
+        # "This field is required." alone does not say which field: name it.
+        first = messages[0] if field == "non_field_errors" else f"{field}: {messages[0]}"
         response.data = {"code": "invalid", "detail": first, "errors": errors}
     elif isinstance(exc, exceptions.APIException):
         detail = exc.detail

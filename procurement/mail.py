@@ -22,7 +22,7 @@ class EmlOutboxBackend(BaseEmailBackend):
             path = outbox / f"{stamp}-{uuid.uuid4().hex[:8]}.eml"
             # Write then rename, so the outbox page never lists half a message.
             tmp = path.with_suffix(".part")
-            tmp.write_bytes(message.message().as_bytes(linesep="\n"))
+            tmp.write_bytes(message.message().as_bytes())
             tmp.rename(path)
             sent += 1
         return sent

@@ -46,7 +46,9 @@ class Department(models.Model):
 class CostCentre(models.Model):
     code = models.CharField(max_length=32, unique=True)
     name = models.CharField(max_length=120)
-    department = models.ForeignKey(Department, on_delete=models.PROTECT, related_name="cost_centres")
+    department = models.ForeignKey(
+        Department, on_delete=models.PROTECT, related_name="cost_centres"
+    )
     is_active = models.BooleanField(default=True)
 
     class Meta:

@@ -90,7 +90,7 @@ if _database_url:
     if not _db.get("ENGINE"):
         raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {_database_url!r}")
 else:
-    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": VAR_DIR / "db.sqlite3"}
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -112,12 +112,33 @@ BASE_CURRENCY = env_str("BASE_CURRENCY", "GBP").upper()
 CURRENCIES = [
     code.upper()
     for code in env_list(
-        "CURRENCIES", ["GBP", "EUR", "USD", "CHF", "SEK", "NOK", "DKK", "PLN", "CAD", "AUD", "JPY", "INR"]
+        "CURRENCIES",
+        ["GBP", "EUR", "USD", "CHF", "SEK", "NOK", "DKK", "PLN", "CAD", "AUD", "JPY", "INR"],
     )
 ]
+# ISO 4217 also lists codes nobody is paid in: "no currency" (XXX), testing (XTS),
+# precious metals and accounting units. A purchase in those is a typo.
+_NOT_MONEY = {
+    "XXX",
+    "XTS",
+    "XAU",
+    "XAG",
+    "XPT",
+    "XPD",
+    "XDR",
+    "XAD",
+    "XBA",
+    "XBB",
+    "XBC",
+    "XBD",
+    "XSU",
+    "XUA",
+}
 for _code in [BASE_CURRENCY, *CURRENCIES]:
-    if pycountry.currencies.get(alpha_3=_code) is None:
-        raise ImproperlyConfigured(f"CURRENCIES/BASE_CURRENCY: {_code!r} is not an ISO 4217 currency code.")
+    if pycountry.currencies.get(alpha_3=_code) is None or _code in _NOT_MONEY:
+        raise ImproperlyConfigured(
+            f"CURRENCIES/BASE_CURRENCY: {_code!r} is not an ISO 4217 code of a real currency."
+        )
 if BASE_CURRENCY not in CURRENCIES:
     CURRENCIES.insert(0, BASE_CURRENCY)
 
@@ -175,6 +196,8 @@ else:
         "data_folder_in": str(CELERY_BROKER_DIR / "queue"),
         "data_folder_out": str(CELERY_BROKER_DIR / "queue"),
         "processed_folder": str(CELERY_BROKER_DIR / "processed"),
+        # Exchange bindings; kombu's default is ./control, relative to wherever a process runs.
+        "control_folder": str(CELERY_BROKER_DIR / "control"),
         "store_processed": False,
     }
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
@@ -207,6 +230,8 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_THROTTLE_RATES": {"token": "10/min"},
+    # Throttles key on the client's address: believe X-Forwarded-For only as set by our own proxy.
+    "NUM_PROXIES": 1 if env_bool("BEHIND_PROXY", False) else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Procurement platform API",
@@ -227,7 +252,9 @@ SESSION_COOKIE_HTTPONLY = True
 # TLS usually ends at a proxy in front of gunicorn, so redirecting is opt-in.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+SECURE_PROXY_SSL_HEADER = (
+    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
+)
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)

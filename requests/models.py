@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import PurePath
-from typing import TYPE_CHECKING
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
 from uuid import uuid4
 
 from django.conf import settings
@@ -47,6 +48,17 @@ CANCELLABLE = [
 
 
 # --- Who may fire each transition (django-fsm calls these with the instance and the user) ---
+
+FsmCheck = Callable[[Any, Any], bool]
+
+
+def fsm_check(check: FsmCheck) -> FsmCheck:
+    """Hand a typed check to django-fsm, whose signature admits any model and any user."""
+    return check
+
+
+def fsm_condition(condition: Callable[[Any], bool]) -> Callable[[Any], bool]:
+    return condition
 
 
 def is_requester(request: PurchaseRequest, user: User) -> bool:
@@ -97,7 +109,9 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
     needed_by = models.DateField(validators=[validate_not_in_past])
     currency = models.CharField(max_length=3, validators=[validate_currency])
     # Always computed from the line items by the services; never taken from a client.
-    total = models.DecimalField(max_digits=16, decimal_places=2, default=Decimal("0.00"), editable=False)
+    total = models.DecimalField(
+        max_digits=16, decimal_places=2, default=Decimal("0.00"), editable=False
+    )
     state = FSMField(
         default=RequestState.DRAFT, choices=RequestState.choices, protected=True, db_index=True
     )
@@ -108,7 +122,9 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(total__gte=0), name="request_total_not_negative"),
+            models.CheckConstraint(
+                condition=models.Q(total__gte=0), name="request_total_not_negative"
+            ),
         ]
         indexes = [models.Index(fields=["requester", "-created_at"])]
 
@@ -129,8 +145,8 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=RequestState.DRAFT,
         target=RequestState.SUBMITTED,
-        permission=is_requester,
-        conditions=[has_line_items],
+        permission=fsm_check(is_requester),
+        conditions=[fsm_condition(has_line_items)],
     )
     def submit(self) -> None:
         from django.utils import timezone
@@ -141,47 +157,91 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
     def start_approval(self) -> None:
         """Fired by the approvals workflow when it freezes the route (a later issue)."""
 
-    @transition(field=state, source=AWAITING_DECISION, target=RequestState.APPROVED, permission=may_decide)
+    @transition(
+        field=state,
+        source=AWAITING_DECISION,
+        target=RequestState.APPROVED,
+        permission=fsm_check(may_decide),
+    )
     def approve(self) -> None:
         pass
 
-    @transition(field=state, source=AWAITING_DECISION, target=RequestState.REJECTED, permission=may_decide)
+    @transition(
+        field=state,
+        source=AWAITING_DECISION,
+        target=RequestState.REJECTED,
+        permission=fsm_check(may_decide),
+    )
     def reject(self) -> None:
         pass
 
-    @transition(field=state, source=AWAITING_DECISION, target=RequestState.RETURNED, permission=may_return)
+    @transition(
+        field=state,
+        source=AWAITING_DECISION,
+        target=RequestState.RETURNED,
+        permission=fsm_check(may_return),
+    )
     def return_for_changes(self) -> None:
         pass
 
-    @transition(field=state, source=RequestState.RETURNED, target=RequestState.DRAFT, permission=is_requester)
+    @transition(
+        field=state,
+        source=RequestState.RETURNED,
+        target=RequestState.DRAFT,
+        permission=fsm_check(is_requester),
+    )
     def revise(self) -> None:
         pass
 
-    @transition(field=state, source=CANCELLABLE, target=RequestState.CANCELLED, permission=may_cancel)
+    @transition(
+        field=state,
+        source=CANCELLABLE,
+        target=RequestState.CANCELLED,
+        permission=fsm_check(may_cancel),
+    )
     def cancel(self) -> None:
         pass
 
-    @transition(field=state, source=RequestState.APPROVED, target=RequestState.ORDERED, permission=is_procurement)
+    @transition(
+        field=state,
+        source=RequestState.APPROVED,
+        target=RequestState.ORDERED,
+        permission=fsm_check(is_procurement),
+    )
     def mark_ordered(self) -> None:
         pass
 
-    @transition(field=state, source=RequestState.ORDERED, target=RequestState.RECEIVED, permission=may_receive)
+    @transition(
+        field=state,
+        source=RequestState.ORDERED,
+        target=RequestState.RECEIVED,
+        permission=fsm_check(may_receive),
+    )
     def mark_received(self) -> None:
         pass
 
-    @transition(field=state, source=RequestState.RECEIVED, target=RequestState.CLOSED, permission=is_procurement)
+    @transition(
+        field=state,
+        source=RequestState.RECEIVED,
+        target=RequestState.CLOSED,
+        permission=fsm_check(is_procurement),
+    )
     def close(self) -> None:
         pass
 
 
 class LineItem(models.Model):
-    request = models.ForeignKey(PurchaseRequest, on_delete=models.CASCADE, related_name="line_items")
+    request = models.ForeignKey(
+        PurchaseRequest, on_delete=models.CASCADE, related_name="line_items"
+    )
     position = models.PositiveSmallIntegerField(default=0)
     description = models.CharField(max_length=300)
     quantity = models.DecimalField(
         max_digits=12,
         decimal_places=3,
-        validators=[MinValueValidator(Decimal("0.001"), message="Quantity must be greater than zero.")],
+        validators=[
+            MinValueValidator(Decimal("0.001"), message="Quantity must be greater than zero.")
+        ],
     )
     unit = models.CharField(max_length=20, default="each")
     unit_price = models.DecimalField(
@@ -195,8 +255,12 @@ class LineItem(models.Model):
     class Meta:
         ordering = ["position", "id"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(quantity__gt=0), name="line_item_quantity_positive"),
-            models.CheckConstraint(condition=models.Q(unit_price__gt=0), name="line_item_price_positive"),
+            models.CheckConstraint(
+                condition=models.Q(quantity__gt=0), name="line_item_quantity_positive"
+            ),
+            models.CheckConstraint(
+                condition=models.Q(unit_price__gt=0), name="line_item_price_positive"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -218,12 +282,16 @@ def attachment_path(instance: Attachment, filename: str) -> str:
 
 
 class Attachment(models.Model):
-    request = models.ForeignKey(PurchaseRequest, on_delete=models.CASCADE, related_name="attachments")
+    request = models.ForeignKey(
+        PurchaseRequest, on_delete=models.CASCADE, related_name="attachments"
+    )
     file = models.FileField(upload_to=attachment_path, max_length=200)
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
     uploaded_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -237,7 +305,9 @@ class Comment(models.Model):
     request = models.ForeignKey(PurchaseRequest, on_delete=models.CASCADE, related_name="comments")
     author = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     body = models.TextField(max_length=5000)
-    mentions = models.ManyToManyField(settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in")
+    mentions = models.ManyToManyField(
+        settings.AUTH_USER_MODEL, blank=True, related_name="mentioned_in"
+    )
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:

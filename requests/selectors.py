@@ -26,7 +26,10 @@ def purchase_request_visible_to(user: User) -> QuerySet[PurchaseRequest]:
         return requests
     mentioned = Comment.mentions.through.objects.filter(comment__request=OuterRef("pk"), user=user)
     return requests.filter(
-        Q(requester=user) | Q(requester__manager=user) | Q(department__head=user) | Exists(mentioned)
+        Q(requester=user)
+        | Q(requester__manager=user)
+        | Q(department__head=user)
+        | Exists(mentioned)
     )
 
 
@@ -71,7 +74,14 @@ def purchase_request_get(*, user: User, request_id: int) -> PurchaseRequest | No
     """The request with its details, or None when it does not exist or `user` may not see it."""
     return (
         purchase_request_visible_to(user)
-        .select_related("requester", "requester__manager", "department", "department__head", "cost_centre", "category")
+        .select_related(
+            "requester",
+            "requester__manager",
+            "department",
+            "department__head",
+            "cost_centre",
+            "category",
+        )
         .prefetch_related("line_items", "attachments")
         .filter(pk=request_id)
         .first()
@@ -109,7 +119,9 @@ def purchase_request_timeline(*, request: PurchaseRequest) -> list[TimelineEvent
         for entry in entries
     ]
     events += [
-        TimelineEvent(kind="comment", at=comment.created_at, actor=comment.author, text=comment.body)
+        TimelineEvent(
+            kind="comment", at=comment.created_at, actor=comment.author, text=comment.body
+        )
         for comment in request.comments.select_related("author")
     ]
     return sorted(events, key=lambda event: event.at)
@@ -127,6 +139,8 @@ def purchase_request_available_actions(*, request: PurchaseRequest, user: User) 
     for name, action in ACTIONS.items():
         method = getattr(request, action.method)
         meta = method._django_fsm
-        if meta.has_transition(request.state) and meta.has_transition_perm(request, request.state, user):
+        if meta.has_transition(request.state) and meta.has_transition_perm(
+            request, request.state, user
+        ):
             available.append(name)
     return available

@@ -17,14 +17,22 @@ from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q
-from django_fsm import TransitionNotAllowed, can_proceed, has_transition_perm
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Category, CostCentre, Department, User
 from procurement.services import audit_record
 from requests.attachments import sniff_attachment_type
-from requests.models import Attachment, Comment, LineItem, PurchaseRequest, RequestState, line_amount
+from requests.models import (
+    Attachment,
+    Comment,
+    LineItem,
+    PurchaseRequest,
+    RequestState,
+    line_amount,
+)
 from requests.selectors import purchase_request_visible_to
+from requests.tasks import notify_mentions, notify_requester_of_transition
 from requests.validators import validate_not_in_past
 
 logger = logging.getLogger(__name__)
@@ -69,7 +77,9 @@ def _invalid(error: ValidationError, prefix: str = "") -> InvalidInput:
 def _check_request_fields(request: PurchaseRequest, data: RequestInput) -> None:
     errors: dict[str, list[str]] = {}
     if data.cost_centre.department_id != data.department.pk:
-        errors["cost_centre"] = [f"Cost centre {data.cost_centre.code} does not belong to {data.department}."]
+        errors["cost_centre"] = [
+            f"Cost centre {data.cost_centre.code} does not belong to {data.department}."
+        ]
     if not data.cost_centre.is_active:
         errors["cost_centre"] = [f"Cost centre {data.cost_centre.code} is closed."]
     if not data.category.is_active:
@@ -79,7 +89,8 @@ def _check_request_fields(request: PurchaseRequest, data: RequestInput) -> None:
     if errors:
         raise InvalidInput(next(iter(errors.values()))[0], fields=errors)
     try:
-        request.full_clean(exclude=["requester"])
+        # "state" is excluded: clean_fields() would assign it, and only transitions may.
+        request.full_clean(exclude=["requester", "state"])
     except ValidationError as error:
         raise _invalid(error) from None
 
@@ -172,7 +183,15 @@ def purchase_request_update(
     with _files_removed_on_error() as stored, transaction.atomic():
         request = _lock_visible(request_id=request_id, user=by)
         _require_editable(request, by)
-        for name in ("title", "justification", "department", "cost_centre", "category", "needed_by", "currency"):
+        for name in (
+            "title",
+            "justification",
+            "department",
+            "cost_centre",
+            "category",
+            "needed_by",
+            "currency",
+        ):
             setattr(request, name, getattr(data, name))
         _check_request_fields(request, data)
         _replace_line_items(request, data.line_items)
@@ -182,8 +201,8 @@ def purchase_request_update(
             for attachment in removed:
                 attachment.delete()
             # Files go only once the rows are gone for good.
-            names = [attachment.file.name for attachment in removed]
-            transaction.on_commit(lambda: [default_storage.delete(name) for name in names])
+            names = [attachment.file.name for attachment in removed if attachment.file.name]
+            transaction.on_commit(lambda: _delete_files(names))
         for upload in attachments:
             _add_attachment(request=request, by=by, upload=upload, stored_files=stored)
     return request
@@ -216,7 +235,7 @@ def _add_attachment(
         uploaded_by=by,
     )
     attachment.file.save(name, upload, save=False)
-    stored_files.append(attachment.file.name)
+    stored_files.append(str(attachment.file.name))
     attachment.save()
     return attachment
 
@@ -228,12 +247,18 @@ def _files_removed_on_error() -> Iterator[list[str]]:
     try:
         yield stored
     except BaseException:
-        for name in stored:
-            default_storage.delete(name)
+        _delete_files(stored)
         raise
 
 
-def purchase_request_add_attachment(*, request_id: int, by: User, upload: UploadedFile) -> Attachment:
+def _delete_files(names: Sequence[str]) -> None:
+    for name in names:
+        default_storage.delete(name)
+
+
+def purchase_request_add_attachment(
+    *, request_id: int, by: User, upload: UploadedFile
+) -> Attachment:
     """Attach a PDF or image to a draft (type sniffed from its bytes, size capped)."""
     with _files_removed_on_error() as stored, transaction.atomic():
         request = _lock_visible(request_id=request_id, user=by)
@@ -256,7 +281,9 @@ ACTIONS: dict[str, Action] = {
     "submit": Action("submit", "Submit", "submitted"),
     "approve": Action("approve", "Approve", "approved"),
     "reject": Action("reject", "Reject", "rejected", comment_required=True),
-    "return": Action("return_for_changes", "Return for changes", "returned for changes", comment_required=True),
+    "return": Action(
+        "return_for_changes", "Return for changes", "returned for changes", comment_required=True
+    ),
     "revise": Action("revise", "Edit and resubmit", "reopened for editing"),
     "cancel": Action("cancel", "Cancel request", "cancelled"),
     "order": Action("mark_ordered", "Mark ordered", "marked ordered"),
@@ -283,20 +310,24 @@ def purchase_request_transition(
     comment = comment.strip()
     if spec.comment_required and not comment:
         raise InvalidInput(
-            f"A comment is required to {spec.label.lower()}.", fields={"comment": ["This field is required."]}
+            f"A comment is required to {spec.label.lower()}.",
+            fields={"comment": ["This field is required."]},
         )
     with transaction.atomic():
         request = _lock_visible(request_id=request_id, user=by)
         method = getattr(request, spec.method)
+        meta = (
+            method._django_fsm
+        )  # django-fsm's own checks, taken one at a time to say which failed
         from_state = request.state
-        if not can_proceed(method, check_conditions=False):
+        if not meta.has_transition(from_state):
             raise Conflict(
                 f"{request.reference} is {request.get_state_display().lower()}; "
                 f"it cannot be {spec.past} now."
             )
-        if not has_transition_perm(method, by):
+        if not meta.has_transition_perm(request, from_state, by):
             raise NotAllowed(_refusal(action, request))
-        if not can_proceed(method):
+        if not meta.conditions_met(request, from_state):
             if action == "submit":
                 raise InvalidInput(
                     "Add at least one line item before submitting.",
@@ -307,12 +338,17 @@ def purchase_request_transition(
             try:
                 validate_not_in_past(request.needed_by)
             except ValidationError as error:
-                raise InvalidInput(error.messages[0], fields={"needed_by": error.messages}) from None
+                raise InvalidInput(
+                    error.messages[0], fields={"needed_by": error.messages}
+                ) from None
         try:
             method()
-        except TransitionNotAllowed as error:  # the state moved under us; the lock makes this rare
-            raise Conflict(str(error)) from None
-        request.save()
+            request.save()
+        except (TransitionNotAllowed, ConcurrentTransition):
+            # Another writer moved the state first (the row lock makes this rare; SQLite has none).
+            raise Conflict(
+                f"{request.reference} was changed by someone else; reload and try again."
+            ) from None
         entry = audit_record(
             target=request,
             actor=by,
@@ -322,8 +358,6 @@ def purchase_request_transition(
             comment=comment,
         )
         if action in NOTIFY_REQUESTER and by.pk != request.requester_id:
-            from requests.tasks import notify_requester_of_transition
-
             entry_id = entry.pk
             transaction.on_commit(lambda: notify_requester_of_transition.delay(entry_id))
     logger.info("%s %s by %s", request.reference, spec.past, by.username)
@@ -345,11 +379,15 @@ def purchase_request_submit(*, request_id: int, by: User) -> PurchaseRequest:
 
 
 def purchase_request_cancel(*, request_id: int, by: User, comment: str = "") -> PurchaseRequest:
-    return purchase_request_transition(request_id=request_id, by=by, action="cancel", comment=comment)
+    return purchase_request_transition(
+        request_id=request_id, by=by, action="cancel", comment=comment
+    )
 
 
 def purchase_request_return(*, request_id: int, by: User, comment: str) -> PurchaseRequest:
-    return purchase_request_transition(request_id=request_id, by=by, action="return", comment=comment)
+    return purchase_request_transition(
+        request_id=request_id, by=by, action="return", comment=comment
+    )
 
 
 # --- Comments --------------------------------------------------------------
@@ -361,10 +399,13 @@ def comment_create(*, request_id: int, by: User, body: str) -> Comment:
     """Add a comment; each @username of an active user is recorded and emailed (on commit)."""
     body = body.strip()
     if not body:
-        raise InvalidInput("A comment cannot be empty.", fields={"body": ["This field is required."]})
+        raise InvalidInput(
+            "A comment cannot be empty.", fields={"body": ["This field is required."]}
+        )
     if len(body) > 5000:
         raise InvalidInput(
-            "A comment can be at most 5000 characters.", fields={"body": ["At most 5000 characters."]}
+            "A comment can be at most 5000 characters.",
+            fields={"body": ["At most 5000 characters."]},
         )
     request = purchase_request_visible_to(by).filter(pk=request_id).first()
     if request is None:
@@ -378,8 +419,6 @@ def comment_create(*, request_id: int, by: User, body: str) -> Comment:
         comment = Comment.objects.create(request=request, author=by, body=body)
         comment.mentions.set(mentioned)
         if mentioned:
-            from requests.tasks import notify_mentions
-
             comment_id = comment.pk
             transaction.on_commit(lambda: notify_mentions.delay(comment_id))
     return comment

@@ -14,7 +14,7 @@ from requests.models import LineItem, PurchaseRequest
 DEMO_PASSWORD = "correct-horse-battery-staple"
 
 
-class DepartmentFactory(factory.django.DjangoModelFactory):
+class DepartmentFactory(factory.django.DjangoModelFactory[Department]):
     class Meta:
         model = Department
         django_get_or_create = ("code",)
@@ -23,7 +23,7 @@ class DepartmentFactory(factory.django.DjangoModelFactory):
     name = factory.Sequence(lambda n: f"Department {n}")
 
 
-class CostCentreFactory(factory.django.DjangoModelFactory):
+class CostCentreFactory(factory.django.DjangoModelFactory[CostCentre]):
     class Meta:
         model = CostCentre
 
@@ -32,7 +32,7 @@ class CostCentreFactory(factory.django.DjangoModelFactory):
     department = factory.SubFactory(DepartmentFactory)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -45,18 +45,18 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.PostGenerationMethodCall("set_password", DEMO_PASSWORD)
 
     @factory.post_generation
-    def roles(self, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
+    def roles(user: User, create: bool, extracted: list[str] | None, **kwargs: object) -> None:
         if create:
-            self.save()
+            user.save()
             for role in extracted or [Role.REQUESTER]:
-                UserRole.objects.get_or_create(user=self, role=role)
+                UserRole.objects.get_or_create(user=user, role=role)
 
 
 def category(code: str = "hardware") -> Category:
     return Category.objects.get(code=code)
 
 
-class PurchaseRequestFactory(factory.django.DjangoModelFactory):
+class PurchaseRequestFactory(factory.django.DjangoModelFactory[PurchaseRequest]):
     """A draft. Pass line_items=N for N priced lines (default 1); the total is recomputed."""
 
     class Meta:
@@ -66,25 +66,29 @@ class PurchaseRequestFactory(factory.django.DjangoModelFactory):
     title = factory.Sequence(lambda n: f"Laptops for the new starters #{n}")
     justification = "Three new engineers start next month."
     requester = factory.SubFactory(UserFactory)
-    department = factory.LazyAttribute(lambda o: o.requester.department or DepartmentFactory())
-    cost_centre = factory.LazyAttribute(lambda o: CostCentreFactory(department=o.department))
+    department = factory.LazyAttribute(
+        lambda o: o.requester.department or DepartmentFactory.create()
+    )
+    cost_centre = factory.LazyAttribute(lambda o: CostCentreFactory.create(department=o.department))
     category = factory.LazyFunction(lambda: Category.objects.get(code="hardware"))
     needed_by = factory.LazyFunction(lambda: timezone.localdate() + dt.timedelta(days=30))
     currency = "GBP"
 
     @factory.post_generation
-    def line_items(self, create: bool, extracted: int | None, **kwargs: object) -> None:
+    def line_items(
+        request: PurchaseRequest, create: bool, extracted: int | None, **kwargs: object
+    ) -> None:
         if not create:
             return
         count = 1 if extracted is None else extracted
         for position in range(count):
             LineItem.objects.create(
-                request=self,
+                request=request,
                 position=position,
                 description=f"Laptop model {position + 1}",
                 quantity=Decimal("2"),
                 unit="each",
                 unit_price=Decimal("1250.00"),
             )
-        self.total = Decimal("2500.00") * count
-        self.save(update_fields=["total"])
+        request.total = Decimal("2500.00") * count
+        request.save(update_fields=["total"])
