@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.core.exceptions import PermissionDenied
+from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from rest_framework import exceptions, status
@@ -31,6 +31,9 @@ def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:
             if prefix and key == "non_field_errors":
                 # About the nested object as a whole ("line_items" is not a list): name the object.
                 out.update(_flatten(value, prefix))
+            elif isinstance(key, int):
+                # DRF 3.18 reports a list's bad items as {index: errors}, not as a list.
+                out.update(_flatten(value, f"{prefix}[{key}]"))
             else:
                 out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
         return out
@@ -63,6 +66,13 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     if isinstance(exc, TransitionNotAllowed):
         return error_response(
             status_code=status.HTTP_409_CONFLICT, code="conflict", detail=str(exc)
+        )
+    if isinstance(exc, RequestDataTooBig):
+        # Django raises it while DRF reads the body; unhandled, it would become an HTML 400 page.
+        return error_response(
+            status_code=status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+            code="too_large",
+            detail="The request body is too large.",
         )
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()

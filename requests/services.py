@@ -215,8 +215,8 @@ def _add_attachment(
     name = upload.name or "attachment"
     if upload.size is None or upload.size > limit:
         raise InvalidInput(
-            f"{name} is too large: attachments can be at most {limit // (1024 * 1024)} MB.",
-            fields={"attachments": [f"{name} is larger than {limit // (1024 * 1024)} MB."]},
+            f"{name} is too large: attachments can be at most {human_size(limit)}.",
+            fields={"attachments": [f"{name} is larger than {human_size(limit)}."]},
         )
     if upload.size == 0:
         raise InvalidInput(f"{name} is empty.", fields={"attachments": [f"{name} is empty."]})
@@ -238,6 +238,14 @@ def _add_attachment(
     stored_files.append(str(attachment.file.name))
     attachment.save()
     return attachment
+
+
+def human_size(size: int) -> str:
+    """10485760 -> "10 MB", 1572864 -> "1.5 MB", 2048 -> "2 KB"."""
+    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
+        if size >= scale:
+            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{size} bytes"
 
 
 @contextmanager

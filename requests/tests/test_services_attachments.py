@@ -95,3 +95,19 @@ def test_it_freezes_attachments_once_submitted(org):
         purchase_request_add_attachment(
             request_id=request.pk, by=org.requester, upload=upload("late.pdf", PDF)
         )
+
+
+@pytest.mark.parametrize(
+    ("limit", "shown"),
+    [(10 * 1024 * 1024, "10 MB"), (1536 * 1024, "1.5 MB"), (2048, "2 KB"), (500, "500 bytes")],
+)
+def test_it_states_the_size_limit_in_words(org, settings, limit, shown):
+    settings.ATTACHMENT_MAX_BYTES = limit
+    too_big = PDF + b"0" * limit
+
+    with pytest.raises(InvalidInput) as error:
+        purchase_request_create(
+            requester=org.requester, data=request_input(org), attachments=[upload("q.pdf", too_big)]
+        )
+
+    assert error.value.message == f"q.pdf is too large: attachments can be at most {shown}."
