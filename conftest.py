@@ -11,8 +11,14 @@ from django.test import Client
 from pytest_django.fixtures import Settings
 
 from procurement.celery import app as celery_app
-from procurement.models import CostCentre, Department, Role, User
-from tests.factories import DEMO_PASSWORD, CostCentreFactory, DepartmentFactory, UserFactory
+from procurement.models import Category, CostCentre, Department, Role, User
+from tests.factories import (
+    DEFAULT_CATEGORIES,
+    DEMO_PASSWORD,
+    CostCentreFactory,
+    DepartmentFactory,
+    UserFactory,
+)
 
 
 @pytest.fixture(scope="session")
@@ -73,6 +79,10 @@ class Org:
 
 @pytest.fixture
 def org(db: None) -> Org:
+    # Transactional tests (live server, real worker) flush the tables, and with them the
+    # categories that migration 0002 seeds; put them back.
+    for code, name in DEFAULT_CATEGORIES:
+        Category.objects.get_or_create(code=code, defaults={"name": name})
     department = DepartmentFactory.create(code="it", name="IT")
     other = DepartmentFactory.create(code="marketing", name="Marketing")
     head = UserFactory.create(
@@ -102,7 +112,9 @@ def org(db: None) -> Org:
     )
     return Org(
         department=department,
-        cost_centre=CostCentreFactory.create(code="IT-100", name="IT operations", department=department),
+        cost_centre=CostCentreFactory.create(
+            code="IT-100", name="IT operations", department=department
+        ),
         other_department=other,
         requester=requester,
         manager=manager,
@@ -116,7 +128,9 @@ def org(db: None) -> Org:
         security=UserFactory.create(
             username="sam", first_name="Sam", last_name="Secure", roles=[Role.SECURITY_REVIEWER]
         ),
-        legal=UserFactory.create(username="lee", first_name="Lee", last_name="Legal", roles=[Role.LEGAL]),
+        legal=UserFactory.create(
+            username="lee", first_name="Lee", last_name="Legal", roles=[Role.LEGAL]
+        ),
         admin=UserFactory.create(
             username="ada",
             first_name="Ada",

@@ -167,6 +167,8 @@ MEDIA_URL = "/media-not-served/"
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
 ATTACHMENTS_PER_REQUEST = env_int("ATTACHMENTS_PER_REQUEST", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The request form posts 7 fields per line item and up to 400 rows (200 kept, plus removed ones).
+DATA_UPLOAD_MAX_NUMBER_FIELDS = 3000
 
 # --- Email ------------------------------------------------------------------
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Procurement <procurement@localhost>")

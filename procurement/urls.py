@@ -10,11 +10,17 @@ from procurement import views
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
-    path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
+    path(
+        "accounts/login/",
+        auth_views.LoginView.as_view(redirect_authenticated_user=True),
+        name="login",
+    ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/", include("requests.api_urls")),
     path("", include("requests.urls")),
 ]
+
+handler500 = "procurement.views.server_error"
 
 if settings.DEBUG:
     # The outbox exists only for local use; in production mail really leaves.

@@ -14,12 +14,27 @@ from django.db import connection
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views import defaults
 from django.views.decorators.http import require_GET
 
 from procurement.celery import app as celery_app
 from procurement.models import WorkerHeartbeat
 
 logger = logging.getLogger(__name__)
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """The 500 handler: API clients get the one JSON error shape, people get the 500 page."""
+    if request.path.startswith("/api/"):
+        return JsonResponse(
+            {
+                "code": "server_error",
+                "detail": "Something went wrong on our side; it has been logged.",
+                "errors": {},
+            },
+            status=500,
+        )
+    return defaults.server_error(request)
 
 
 @require_GET

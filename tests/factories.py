@@ -12,6 +12,15 @@ from procurement.models import Category, CostCentre, Department, Role, User, Use
 from requests.models import LineItem, PurchaseRequest
 
 DEMO_PASSWORD = "correct-horse-battery-staple"
+# As seeded by procurement/migrations/0002 (a migration keeps its own copy, frozen in time).
+DEFAULT_CATEGORIES = [
+    ("hardware", "Hardware"),
+    ("software", "Software / SaaS"),
+    ("services", "Services"),
+    ("cloud", "Cloud"),
+    ("telecom", "Telecom"),
+    ("other", "Other"),
+]
 
 
 class DepartmentFactory(factory.django.DjangoModelFactory[Department]):

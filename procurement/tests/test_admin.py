@@ -39,12 +39,15 @@ def test_it_adds_a_department_with_a_cost_centre(org):
     assert response.status_code == 302
     department = Department.objects.get(code="legal")
     assert department.head == org.legal
-    assert list(CostCentre.objects.filter(department=department).values_list("code", flat=True)) == ["LEG-1"]
+    assert list(
+        CostCentre.objects.filter(department=department).values_list("code", flat=True)
+    ) == ["LEG-1"]
 
 
 def test_it_adds_a_category(org):
     response = org.client_for(org.admin).post(
-        "/admin/procurement/category/add/", {"code": "training", "name": "Training", "is_active": "on"}
+        "/admin/procurement/category/add/",
+        {"code": "training", "name": "Training", "is_active": "on"},
     )
     assert response.status_code == 302
     assert Category.objects.filter(code="training").exists()
@@ -79,7 +82,10 @@ def test_it_gives_a_user_roles_and_a_line_manager(org):
     bob.refresh_from_db()
     assert bob.manager == org.manager
     assert bob.department == org.department
-    assert set(UserRole.objects.filter(user=bob).values_list("role", flat=True)) == {"finance", "legal"}
+    assert set(UserRole.objects.filter(user=bob).values_list("role", flat=True)) == {
+        "finance",
+        "legal",
+    }
     assert User.objects.get(pk=bob.pk).has_role(Role.FINANCE)
 
 
@@ -90,5 +96,10 @@ def test_it_shows_the_audit_trail_read_only(org):
     client = org.client_for(org.admin)
 
     assert client.get(f"/admin/procurement/auditentry/{entry.pk}/change/").status_code == 200
-    assert client.post(f"/admin/procurement/auditentry/{entry.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert (
+        client.post(
+            f"/admin/procurement/auditentry/{entry.pk}/delete/", {"post": "yes"}
+        ).status_code
+        == 403
+    )
     assert AuditEntry.objects.filter(pk=entry.pk).exists()

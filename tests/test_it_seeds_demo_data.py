@@ -1,0 +1,99 @@
+"""`manage.py seed_demo` gives a local install something to click through, once."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+from django.conf import settings as django_settings
+from django.core.management import CommandError, call_command
+from django.db.models import Model
+
+from procurement.models import AuditEntry, CostCentre, Department, Role, User, UserRole
+from requests.models import LineItem, PurchaseRequest, RequestState
+
+SEEDED: list[type[Model]] = [
+    Department,
+    CostCentre,
+    User,
+    UserRole,
+    PurchaseRequest,
+    LineItem,
+    AuditEntry,
+]
+
+
+def _counts() -> dict[str, int]:
+    return {model.__name__: model._default_manager.count() for model in SEEDED}
+
+
+@pytest.mark.django_db
+def test_it_creates_departments_one_user_per_role_and_sample_requests(settings) -> None:
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+
+    assert set(Department.objects.values_list("name", flat=True)) >= {
+        "IT",
+        "Finance",
+        "Legal",
+        "Operations",
+        "Marketing",
+    }
+    assert all(department.cost_centres.exists() for department in Department.objects.all())
+    assert set(UserRole.objects.values_list("role", flat=True)) == set(Role.values)
+    alice = User.objects.get(username="alice")
+    mark = User.objects.get(username="mark")
+    assert alice.manager == mark
+    assert alice.department is not None
+    assert alice.department.head == mark
+    assert alice.email == "alice@example.com"
+    assert alice.check_password("correct-horse-battery-staple")
+    ada = User.objects.get(username="ada")
+    assert ada.is_staff
+    assert ada.is_superuser
+    states = set(PurchaseRequest.objects.filter(requester=alice).values_list("state", flat=True))
+    assert states == {RequestState.DRAFT, RequestState.SUBMITTED}
+    # Made through the services, so the history is there too.
+    assert AuditEntry.objects.filter(action="submit").count() == 1
+
+
+@pytest.mark.django_db
+def test_it_changes_nothing_the_second_time(settings) -> None:
+    settings.DEBUG = True
+    call_command("seed_demo")
+    first = _counts()
+
+    call_command("seed_demo")
+
+    assert _counts() == first
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_run_without_debug(settings) -> None:
+    settings.DEBUG = False
+
+    with pytest.raises(CommandError, match="DEBUG"):
+        call_command("seed_demo")
+
+    assert not User.objects.exists()
+
+
+def test_it_exits_with_an_error_from_the_command_line_without_debug(tmp_path) -> None:
+    env = {key: value for key, value in os.environ.items() if key not in {"DEBUG", "DATABASE_URL"}}
+    env.update(VAR_DIR=str(tmp_path / "var"), DEBUG="0")
+
+    result = subprocess.run(
+        [sys.executable, "manage.py", "seed_demo"],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode != 0
+    assert "runs only with DEBUG=1" in result.stderr
