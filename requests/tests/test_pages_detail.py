@@ -1,0 +1,149 @@
+"""/requests/<pk>/: the request, its lines and total, attachments, buttons and timeline."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+
+from requests.services import (
+    comment_create,
+    purchase_request_add_attachment,
+    purchase_request_transition,
+)
+from requests.tests.helpers import draft_for, request_in_state
+from requests.tests.page_helpers import PDF_BYTES, page, text
+
+pytestmark = pytest.mark.django_db
+
+
+def action_buttons(response) -> list[str]:
+    return re.findall(r'action="/requests/\d+/actions/([a-z]+)/"', page(response))
+
+
+def test_it_shows_the_request_its_lines_and_total(org):
+    draft = draft_for(org, title="Two laptops", line_items=2)
+
+    response = org.client_for(org.requester).get(f"/requests/{draft.pk}/")
+
+    assert response.status_code == 200
+    content = text(response)
+    assert f"{draft.reference} Draft Two laptops" in content
+    assert "Requester Alice Asker" in content
+    assert "Department IT" in content
+    assert "Cost centre IT-100 IT operations" in content
+    assert "Category Hardware" in content
+    assert "Three new engineers start next month." in content
+    assert "Laptop model 1 2 each 1,250.00 2,500.00" in content
+    assert "Laptop model 2 2 each 1,250.00 2,500.00" in content
+    assert "Total 5,000.00 GBP" in content
+
+
+def test_it_links_the_attachments_for_download(org):
+    draft = draft_for(org)
+    attachment = purchase_request_add_attachment(
+        request_id=draft.pk,
+        by=org.requester,
+        upload=SimpleUploadedFile("quote.pdf", PDF_BYTES, content_type="application/pdf"),
+    )
+
+    content = page(org.client_for(org.requester).get(f"/requests/{draft.pk}/"))
+
+    assert f'href="/requests/{draft.pk}/attachments/{attachment.pk}/"' in content
+    assert "quote.pdf" in content
+
+
+def test_it_tells_the_timeline_in_order_with_who_and_when(org):
+    request = draft_for(org)
+    purchase_request_transition(request_id=request.pk, by=org.requester, action="submit")
+    purchase_request_transition(
+        request_id=request.pk, by=org.manager, action="return", comment="Please add a second quote."
+    )
+    comment_create(request_id=request.pk, by=org.requester, body="Quote attached, @mark.")
+
+    response = org.client_for(org.requester).get(f"/requests/{request.pk}/")
+
+    content = text(response)
+    submitted = content.index("Alice Asker submitted")
+    returned = content.index("Mark Manager returned for changes: Please add a second quote.")
+    commented = content.index("Alice Asker commented Quote attached, @mark.")
+    assert submitted < returned < commented
+    timeline = page(response).split('id="timeline"', 1)[1]
+    assert len(re.findall(r'<time datetime="\d{4}-\d\d-\d\dT[^"]+">', timeline)) == 3
+
+
+def test_it_offers_the_requester_submit_and_cancel_on_a_draft(org):
+    draft = draft_for(org)
+
+    response = org.client_for(org.requester).get(f"/requests/{draft.pk}/")
+
+    assert action_buttons(response) == ["submit", "cancel"]
+    assert f'href="/requests/{draft.pk}/edit/"' in page(response)
+
+
+def test_it_offers_the_line_manager_the_decisions(org):
+    submitted = request_in_state(org, "submitted")
+
+    response = org.client_for(org.manager).get(f"/requests/{submitted.pk}/")
+
+    assert action_buttons(response) == ["approve", "reject", "return"]
+    content = page(response)
+    # A reason is required to reject or return, and the browser says so before posting.
+    for name in ("reject", "return"):
+        assert re.search(rf'<textarea id="comment-{name}" name="comment"[^>]*required', content)
+    assert not re.search(r'<textarea id="comment-approve" name="comment"[^>]*required', content)
+    assert f'href="/requests/{submitted.pk}/edit/"' not in content
+
+
+def test_it_asks_before_cancelling(org):
+    draft = draft_for(org)
+
+    content = page(org.client_for(org.requester).get(f"/requests/{draft.pk}/"))
+
+    cancel_form = content.split(f'action="/requests/{draft.pk}/actions/cancel/"', 1)[1].split(
+        ">", 1
+    )[0]
+    assert f'data-confirm="Cancel {draft.reference}? This cannot be undone."' in cancel_form
+
+
+def test_it_shows_no_buttons_to_someone_who_may_only_look(org):
+    submitted = request_in_state(org, "submitted")
+
+    response = org.client_for(org.finance).get(f"/requests/{submitted.pk}/")
+
+    assert response.status_code == 200
+    assert action_buttons(response) == []
+    assert "There is nothing for you to do on this request right now." in text(response)
+
+
+def test_it_shows_the_comment_form_with_the_mention_hint(org):
+    draft = draft_for(org)
+
+    content = page(org.client_for(org.requester).get(f"/requests/{draft.pk}/"))
+
+    assert f'action="/requests/{draft.pk}/comments/"' in content
+    assert '<label for="id_body">Comment' in content
+    assert "Type @username to notify a colleague." in content
+
+
+@pytest.mark.parametrize("who", ["outsider", "security", "legal"])
+def test_it_answers_404_to_someone_who_cannot_see_it(org, who):
+    draft = draft_for(org)
+
+    response = org.client_for(getattr(org, who)).get(f"/requests/{draft.pk}/")
+
+    assert response.status_code == 404
+
+
+def test_it_answers_404_for_a_request_that_does_not_exist(org):
+    assert org.client_for(org.admin).get("/requests/999999/").status_code == 404
+
+
+def test_it_asks_anonymous_visitors_to_log_in(client, org):
+    draft = draft_for(org)
+
+    response = client.get(f"/requests/{draft.pk}/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/")

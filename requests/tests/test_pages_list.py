@@ -1,0 +1,140 @@
+"""/requests/: my requests, everything I can see, filters, search and pages of 25."""
+
+from __future__ import annotations
+
+import pytest
+
+from requests.tests.helpers import draft_for, request_in_state
+from requests.tests.page_helpers import page, text
+
+pytestmark = pytest.mark.django_db
+
+
+def test_it_sends_the_home_page_to_the_list(org):
+    response = org.client_for(org.requester).get("/")
+
+    assert response.status_code == 302
+    assert response["Location"] == "/requests/"
+
+
+def test_it_asks_anonymous_visitors_to_log_in(client):
+    response = client.get("/requests/")
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/accounts/login/?next=/requests/")
+
+
+def test_it_shows_my_requests_with_their_columns(org):
+    mine = draft_for(org, title="Docking stations", line_items=2)
+
+    response = org.client_for(org.requester).get("/requests/")
+
+    assert response.status_code == 200
+    content = text(response)
+    assert mine.reference in content
+    assert "Docking stations" in content
+    assert "Draft" in content
+    assert "5,000.00 GBP" in content
+    assert mine.needed_by.strftime("%-d %b %Y") in content
+    assert "Alice Asker" in content
+    assert f'href="/requests/{mine.pk}/"' in page(response)
+
+
+def test_it_shows_only_my_own_requests_by_default_and_everything_visible_on_the_other_tab(org):
+    own = draft_for(org, requester=org.manager, title="Manager's own monitor")
+    reports = draft_for(org, title="Alice's laptop")
+    client = org.client_for(org.manager)
+
+    mine = text(client.get("/requests/"))
+    everything = text(client.get("/requests/?scope=all"))
+
+    assert own.title in mine
+    assert reports.title not in mine
+    assert own.title in everything
+    assert reports.title in everything
+    assert "All I can see" in everything
+
+
+def test_it_never_lists_another_departments_requests(org):
+    secret = draft_for(org, title="Confidential budget laptop")
+    client = org.client_for(org.outsider)
+
+    for url in ("/requests/", "/requests/?scope=all", f"/requests/?scope=all&q={secret.reference}"):
+        response = client.get(url)
+        assert response.status_code == 200
+        assert "Confidential budget laptop" not in text(response)
+        assert secret.reference not in text(response)
+
+
+def test_it_filters_by_state(org):
+    draft = draft_for(org, title="Still a draft")
+    submitted = request_in_state(org, "submitted")
+
+    content = text(org.client_for(org.requester).get("/requests/?state=submitted"))
+
+    assert submitted.reference in content
+    assert draft.reference not in content
+
+
+def test_it_ignores_an_unknown_state_filter(org):
+    draft = draft_for(org)
+
+    response = org.client_for(org.requester).get("/requests/?state=nonsense")
+
+    assert response.status_code == 200
+    assert draft.reference in text(response)
+
+
+def test_it_searches_titles_and_references(org):
+    laptops = draft_for(org, title="Laptops for the interns")
+    licences = draft_for(org, title="Design software licences")
+    client = org.client_for(org.requester)
+
+    by_word = text(client.get("/requests/?q=licences"))
+    by_reference = text(client.get(f"/requests/?q={laptops.reference}"))
+
+    assert licences.reference in by_word
+    assert laptops.reference not in by_word
+    assert laptops.reference in by_reference
+    assert licences.reference not in by_reference
+
+
+def test_it_says_so_when_nothing_matches(org):
+    draft_for(org)
+
+    content = text(org.client_for(org.requester).get("/requests/?q=zeppelin"))
+
+    assert "No requests match these filters." in content
+
+
+def test_it_pages_by_twenty_five_and_keeps_the_filters_in_the_links(org):
+    requests = [draft_for(org, title=f"Cable batch {n}") for n in range(30)]
+    client = org.client_for(org.requester)
+
+    first = client.get("/requests/?q=Cable")
+    second = client.get("/requests/?q=Cable&page=2")
+
+    newest_first = list(reversed(requests))
+    assert first.content.decode().count("<tr>") - 1 == 25  # minus the header row
+    assert newest_first[0].reference in text(first)
+    assert newest_first[25].reference not in text(first)
+    assert "Page 1 of 2" in text(first)
+    assert 'href="?q=Cable&amp;page=2"' in page(first)
+    assert newest_first[25].reference in text(second)
+    assert newest_first[29].reference in text(second)
+
+
+@pytest.mark.parametrize("count", [5, 50])
+def test_it_lists_with_the_same_number_of_queries_for_5_or_50_rows(
+    org, count, django_assert_max_num_queries
+):
+    for _ in range(count):
+        draft_for(org)
+    client = org.client_for(org.requester)
+
+    # session, user, roles, count, page: the budget does not grow with the rows.
+    with django_assert_max_num_queries(5):
+        response = client.get("/requests/?scope=all")
+
+    assert response.status_code == 200
+    assert text(response).count("PR-") >= min(count, 25)
