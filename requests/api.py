@@ -50,6 +50,7 @@ from requests.selectors import (
 from requests.services import (
     ACTIONS,
     MAX_LINE_ITEMS,
+    REQUEST_FIELDS,
     LineItemInput,
     RequestInput,
     comment_create,
@@ -365,17 +366,6 @@ def _by_code(queryset: Any, what: str, **kwargs: Any) -> serializers.SlugRelated
     )
 
 
-_REQUEST_FIELDS = (
-    "title",
-    "justification",
-    "department",
-    "cost_centre",
-    "category",
-    "needed_by",
-    "currency",
-)
-
-
 class LineItemInputSerializer(serializers.ModelSerializer):
     """Field rules (positive quantity and price, digits, URL) come from the LineItem model."""
 
@@ -406,16 +396,7 @@ class PurchaseRequestInputSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = PurchaseRequest
-        fields = [
-            "title",
-            "justification",
-            "department",
-            "cost_centre",
-            "category",
-            "needed_by",
-            "currency",
-            "line_items",
-        ]
+        fields = [*REQUEST_FIELDS, "line_items"]
 
 
 class PurchaseRequestReplaceSerializer(PurchaseRequestInputSerializer):
@@ -438,7 +419,7 @@ class DraftChangesSerializer(PurchaseRequestInputSerializer):
     category = _by_code(Category.objects.all(), "category", required=False)
 
     class Meta(PurchaseRequestInputSerializer.Meta):
-        extra_kwargs = {name: {"required": False} for name in _REQUEST_FIELDS}
+        extra_kwargs = {name: {"required": False} for name in REQUEST_FIELDS}
 
 
 def _line_inputs(lines: list[dict[str, Any]]) -> list[LineItemInput]:
@@ -451,7 +432,7 @@ def _request_input(data: dict[str, Any], *, current: PurchaseRequest | None = No
     For a PATCH, the fields left out keep `current`'s values (and its lines, unless given).
     """
     values = {
-        name: data[name] if name in data else getattr(current, name) for name in _REQUEST_FIELDS
+        name: data[name] if name in data else getattr(current, name) for name in REQUEST_FIELDS
     }
     if "line_items" in data:
         lines = _line_inputs(data["line_items"])

@@ -20,7 +20,13 @@ from django.utils import timezone
 
 from procurement.models import Category, CostCentre, User
 from requests.models import Attachment, LineItem, PurchaseRequest
-from requests.services import MAX_LINE_ITEMS, LineItemInput, RequestInput
+from requests.services import (
+    MAX_LINE_ITEMS,
+    REQUEST_FIELDS,
+    LineItemInput,
+    RequestInput,
+    human_size,
+)
 
 # What the file picker offers; the service still sniffs the bytes, since a name proves nothing.
 ATTACHMENT_ACCEPT = (
@@ -59,7 +65,6 @@ class PurchaseRequestForm(forms.ModelForm):
     attachments = MultipleFileField(
         required=False,
         label="Add attachments",
-        help_text="Quotes, specifications or screenshots: PDF, PNG, JPEG, GIF or WebP.",
     )
     remove_attachments = forms.ModelMultipleChoiceField(
         queryset=Attachment.objects.none(),
@@ -70,15 +75,7 @@ class PurchaseRequestForm(forms.ModelForm):
 
     class Meta:
         model = PurchaseRequest
-        fields = [
-            "title",
-            "justification",
-            "department",
-            "cost_centre",
-            "category",
-            "needed_by",
-            "currency",
-        ]
+        fields = list(REQUEST_FIELDS)
         field_classes = {"cost_centre": CostCentreChoiceField}
         widgets = {
             "justification": forms.Textarea(attrs={"rows": 4}),
@@ -96,6 +93,12 @@ class PurchaseRequestForm(forms.ModelForm):
             kwargs["initial"].setdefault("currency", settings.BASE_CURRENCY)
             kwargs["initial"].setdefault("cost_centre", _only_cost_centre_of(user.department_id))
         super().__init__(*args, **kwargs)
+        # Said up front, so nobody uploads a 40 MB scan to learn the limit from an error.
+        self.fields["attachments"].help_text = (
+            "Quotes, specifications or screenshots: PDF, PNG, JPEG, GIF or WebP, "
+            f"up to {human_size(settings.ATTACHMENT_MAX_BYTES)} each, "
+            f"{settings.ATTACHMENTS_PER_REQUEST} per request."
+        )
         current_cost_centre = instance.cost_centre_id if instance and instance.pk else None
         current_category = instance.category_id if instance and instance.pk else None
         # Closed cost centres and retired categories are not offered, but a draft that already

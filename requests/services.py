@@ -38,6 +38,16 @@ from requests.validators import validate_not_in_past
 logger = logging.getLogger(__name__)
 
 MAX_LINE_ITEMS = 200
+# What a requester fills in; everything else on a request is computed or set by transitions.
+REQUEST_FIELDS = (
+    "title",
+    "justification",
+    "department",
+    "cost_centre",
+    "category",
+    "needed_by",
+    "currency",
+)
 
 
 @dataclass(frozen=True)
@@ -183,15 +193,7 @@ def purchase_request_update(
     with _files_removed_on_error() as stored, transaction.atomic():
         request = _lock_visible(request_id=request_id, user=by)
         _require_editable(request, by)
-        for name in (
-            "title",
-            "justification",
-            "department",
-            "cost_centre",
-            "category",
-            "needed_by",
-            "currency",
-        ):
+        for name in REQUEST_FIELDS:
             setattr(request, name, getattr(data, name))
         _check_request_fields(request, data)
         _replace_line_items(request, data.line_items)

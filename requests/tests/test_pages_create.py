@@ -62,6 +62,15 @@ def test_it_shows_an_empty_form_with_one_line_to_fill_in(org, settings):
     )
 
 
+def test_it_states_the_attachment_limits_before_upload(org, settings):
+    settings.ATTACHMENT_MAX_BYTES = 5 * 1024 * 1024
+    settings.ATTACHMENTS_PER_REQUEST = 8
+
+    response = org.client_for(org.requester).get("/requests/new/")
+
+    assert "up to 5 MB each, 8 per request" in response.content.decode()
+
+
 def test_it_preselects_the_requesters_department_and_only_cost_centre(org):
     content = page(org.client_for(org.requester).get("/requests/new/"))
 
