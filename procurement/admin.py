@@ -4,7 +4,15 @@ from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
 from django.http import HttpRequest
 
-from procurement.models import AuditEntry, Category, CostCentre, Department, User, UserRole
+from procurement.models import (
+    AuditEntry,
+    Category,
+    CostCentre,
+    Department,
+    ExchangeRate,
+    User,
+    UserRole,
+)
 
 
 class CostCentreInline(admin.TabularInline):
@@ -31,6 +39,12 @@ class CostCentreAdmin(admin.ModelAdmin):
 class CategoryAdmin(admin.ModelAdmin):
     list_display = ["name", "code", "is_active"]
     prepopulated_fields = {"code": ["name"]}
+
+
+@admin.register(ExchangeRate)
+class ExchangeRateAdmin(admin.ModelAdmin):
+    list_display = ["currency", "rate", "valid_from"]
+    list_filter = ["currency"]
 
 
 class UserRoleInline(admin.TabularInline):

@@ -223,6 +223,8 @@ class PurchaseRequestRowSerializer(serializers.Serializer):
     category = CodeNameSerializer()
     needed_by = serializers.DateField()
     currency = serializers.CharField()
+    processes_personal_data = serializers.BooleanField()
+    version = serializers.IntegerField(help_text="Goes up by one on every edit.")
     total = serializers.DecimalField(
         max_digits=16,
         decimal_places=2,
@@ -431,9 +433,14 @@ def _request_input(data: dict[str, Any], *, current: PurchaseRequest | None = No
 
     For a PATCH, the fields left out keep `current`'s values (and its lines, unless given).
     """
-    values = {
-        name: data[name] if name in data else getattr(current, name) for name in REQUEST_FIELDS
-    }
+    def value(name: str) -> Any:
+        if name in data:
+            return data[name]
+        if current is not None:
+            return getattr(current, name)
+        return PurchaseRequest._meta.get_field(name).get_default()  # optional on create
+
+    values = {name: value(name) for name in REQUEST_FIELDS}
     if "line_items" in data:
         lines = _line_inputs(data["line_items"])
     elif current is not None:

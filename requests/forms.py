@@ -131,6 +131,7 @@ class PurchaseRequestForm(forms.ModelForm):
             category=data["category"],
             needed_by=data["needed_by"],
             currency=data["currency"],
+            processes_personal_data=data["processes_personal_data"],
             line_items=line_items,
         )
 

@@ -66,13 +66,13 @@ def is_requester(request: PurchaseRequest, user: User) -> bool:
 
 
 def may_decide(request: PurchaseRequest, user: User) -> bool:
-    """Approve, reject or return: the requester's line manager or department head.
+    """Approve, reject or return: asked of the installed workflow (see requests/workflow.py).
 
-    Never the requester. The approvals workflow replaces this with the frozen route.
+    Never the requester, whatever the workflow says.
     """
-    if request.requester_id == user.pk:
-        return False
-    return user.pk in (request.requester.manager_id, request.department.head_id)
+    from requests import workflow
+
+    return request.requester_id != user.pk and workflow.current().may_decide(request, user)
 
 
 def may_return(request: PurchaseRequest, user: User) -> bool:
@@ -108,6 +108,13 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
     needed_by = models.DateField(validators=[validate_not_in_past])
     currency = models.CharField(max_length=3, validators=[validate_currency])
+    processes_personal_data = models.BooleanField(
+        "processes personal data",
+        default=False,
+        help_text="Tick if what you buy will store or process personal data (staff, customers).",
+    )
+    # Bumped on every edit: an emailed approval link names the version it was issued for.
+    version = models.PositiveIntegerField(default=1, editable=False)
     # Always computed from the line items by the services; never taken from a client.
     total = models.DecimalField(
         max_digits=16, decimal_places=2, default=Decimal("0.00"), editable=False

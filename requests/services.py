@@ -20,8 +20,9 @@ from django.db.models import Q
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from procurement.models import Category, CostCentre, Department, User
+from procurement.models import AuditEntry, Category, CostCentre, Department, User
 from procurement.services import audit_record
+from requests import workflow
 from requests.attachments import sniff_attachment_type
 from requests.models import (
     Attachment,
@@ -47,6 +48,7 @@ REQUEST_FIELDS = (
     "category",
     "needed_by",
     "currency",
+    "processes_personal_data",
 )
 
 
@@ -70,6 +72,7 @@ class RequestInput:
     needed_by: object  # datetime.date; validated by the model
     currency: str
     line_items: Sequence[LineItemInput] = field(default_factory=list)
+    processes_personal_data: bool = False
 
 
 def _invalid(error: ValidationError, prefix: str = "") -> InvalidInput:
@@ -145,6 +148,7 @@ def purchase_request_create(
         category=data.category,
         needed_by=data.needed_by,
         currency=data.currency,
+        processes_personal_data=data.processes_personal_data,
     )
     _check_request_fields(request, data)
     with _files_removed_on_error() as stored, transaction.atomic():
@@ -197,6 +201,7 @@ def purchase_request_update(
             setattr(request, name, getattr(data, name))
         _check_request_fields(request, data)
         _replace_line_items(request, data.line_items)
+        request.version += 1
         request.save()
         if remove_attachment_ids:
             removed = list(request.attachments.filter(pk__in=remove_attachment_ids))
@@ -302,7 +307,9 @@ ACTIONS: dict[str, Action] = {
 }
 
 # A state change the requester should hear about by email.
-NOTIFY_REQUESTER = {"approve", "reject", "return", "order", "cancel"}
+NOTIFY_REQUESTER = {"approve", "reject", "return", "order", "cancel", "auto_approve"}
+# The actions that are decisions on the request; with approvals installed, they decide a step.
+DECISIONS = frozenset({"approve", "reject", "return"})
 
 
 def purchase_request_transition(
@@ -351,27 +358,54 @@ def purchase_request_transition(
                 raise InvalidInput(
                     error.messages[0], fields={"needed_by": error.messages}
                 ) from None
-        try:
-            method()
-            request.save()
-        except (TransitionNotAllowed, ConcurrentTransition):
-            # Another writer moved the state first (the row lock makes this rare; SQLite has none).
-            raise Conflict(
-                f"{request.reference} was changed by someone else; reload and try again."
-            ) from None
-        entry = audit_record(
-            target=request,
-            actor=by,
-            action=action,
-            from_state=from_state,
-            to_state=request.state,
-            comment=comment,
-        )
-        if action in NOTIFY_REQUESTER and by.pk != request.requester_id:
-            entry_id = entry.pk
-            transaction.on_commit(lambda: notify_requester_of_transition.delay(entry_id))
+        flow = workflow.current()
+        if action in DECISIONS and flow.may_decide(request, by):
+            # An approver's decision: the workflow records it and moves the request when it is final.
+            flow.decide(request=request, by=by, action=action, comment=comment)
+        else:
+            purchase_request_apply(request=request, by=by, action=action, comment=comment)
     logger.info("%s %s by %s", request.reference, spec.past, by.username)
     return request
+
+
+def purchase_request_apply(
+    *,
+    request: PurchaseRequest,
+    by: User | None,
+    action: str,
+    comment: str = "",
+    transition: str = "",
+) -> AuditEntry:
+    """Fire a transition on a request the caller has locked and checked; must run in its transaction.
+
+    Saves the new state, appends the audit entry, queues the requester's email on commit
+    and tells the installed workflow (which starts or closes the approval route). `action`
+    names the entry; `transition` is the model method when it differs from ACTIONS[action].
+    `by` is None for the system (an automatic approval).
+    """
+    method = getattr(request, transition or ACTIONS[action].method)
+    from_state = request.state
+    try:
+        method()
+        request.save()
+    except (TransitionNotAllowed, ConcurrentTransition):
+        # Another writer moved the state first (the row lock makes this rare; SQLite has none).
+        raise Conflict(
+            f"{request.reference} was changed by someone else; reload and try again."
+        ) from None
+    entry = audit_record(
+        target=request,
+        actor=by,
+        action=action,
+        from_state=from_state,
+        to_state=request.state,
+        comment=comment,
+    )
+    if action in NOTIFY_REQUESTER and (by is None or by.pk != request.requester_id):
+        entry_id = entry.pk
+        transaction.on_commit(lambda: notify_requester_of_transition.delay(entry_id))
+    workflow.current().on_transition(request=request, by=by, action=action)
+    return entry
 
 
 def _refusal(action: str, request: PurchaseRequest) -> str:

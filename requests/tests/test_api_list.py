@@ -60,6 +60,8 @@ def test_it_lists_a_row_with_every_documented_field(org):
         "category": {"code": "hardware", "name": "Hardware"},
         "needed_by": own.needed_by.isoformat(),
         "currency": "GBP",
+        "processes_personal_data": False,
+        "version": 1,
         "total": "2500.00",
         "created_at": row["created_at"],
         "submitted_at": None,

@@ -172,3 +172,21 @@ def test_it_lets_a_returned_request_be_revised_and_resubmitted(org):
 
     request.refresh_from_db()
     assert (request.state, request.title) == ("submitted", "Fixed")
+
+
+def test_it_records_whether_personal_data_is_processed(org):
+    request = purchase_request_create(
+        requester=org.requester, data=request_input(org, processes_personal_data=True)
+    )
+    assert PurchaseRequest.objects.get(pk=request.pk).processes_personal_data is True
+
+
+def test_it_counts_versions_so_old_approval_links_can_be_recognised(org):
+    request = purchase_request_create(requester=org.requester, data=request_input(org))
+    assert request.version == 1
+
+    purchase_request_update(request_id=request.pk, by=org.requester, data=request_input(org, title="v2"))
+    purchase_request_update(request_id=request.pk, by=org.requester, data=request_input(org, title="v3"))
+
+    request.refresh_from_db()
+    assert request.version == 3
