@@ -199,7 +199,9 @@ class ExchangeRate(models.Model):
     class Meta:
         ordering = ["currency", "-valid_from"]
         constraints = [
-            models.UniqueConstraint(fields=["currency", "valid_from"], name="exchange_rate_unique_per_day"),
+            models.UniqueConstraint(
+                fields=["currency", "valid_from"], name="exchange_rate_unique_per_day"
+            ),
             models.CheckConstraint(condition=models.Q(rate__gt=0), name="exchange_rate_positive"),
         ]
 

@@ -433,6 +433,7 @@ def _request_input(data: dict[str, Any], *, current: PurchaseRequest | None = No
 
     For a PATCH, the fields left out keep `current`'s values (and its lines, unless given).
     """
+
     def value(name: str) -> Any:
         if name in data:
             return data[name]

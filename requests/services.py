@@ -307,7 +307,7 @@ ACTIONS: dict[str, Action] = {
 }
 
 # A state change the requester should hear about by email.
-NOTIFY_REQUESTER = {"approve", "reject", "return", "order", "cancel", "auto_approve"}
+NOTIFY_REQUESTER = {"approve", "reject", "return", "order", "cancel", "auto_approved"}
 # The actions that are decisions on the request; with approvals installed, they decide a step.
 DECISIONS = frozenset({"approve", "reject", "return"})
 

@@ -55,7 +55,7 @@ def test_it_creates_departments_one_user_per_role_and_sample_requests(settings) 
     assert ada.is_staff
     assert ada.is_superuser
     states = set(PurchaseRequest.objects.filter(requester=alice).values_list("state", flat=True))
-    assert states == {RequestState.DRAFT, RequestState.SUBMITTED}
+    assert states == {RequestState.DRAFT, RequestState.PENDING_APPROVAL}
     # Made through the services, so the history is there too.
     assert AuditEntry.objects.filter(action="submit").count() == 1
 

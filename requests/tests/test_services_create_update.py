@@ -185,8 +185,12 @@ def test_it_counts_versions_so_old_approval_links_can_be_recognised(org):
     request = purchase_request_create(requester=org.requester, data=request_input(org))
     assert request.version == 1
 
-    purchase_request_update(request_id=request.pk, by=org.requester, data=request_input(org, title="v2"))
-    purchase_request_update(request_id=request.pk, by=org.requester, data=request_input(org, title="v3"))
+    purchase_request_update(
+        request_id=request.pk, by=org.requester, data=request_input(org, title="v2")
+    )
+    purchase_request_update(
+        request_id=request.pk, by=org.requester, data=request_input(org, title="v3")
+    )
 
     request.refresh_from_db()
     assert request.version == 3

@@ -1,0 +1,58 @@
+"""Does a rule match a request? Each condition of a rule that is set must hold."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from decimal import Decimal
+
+from django.utils import timezone
+
+from approvals.models import ApprovalRule
+from procurement.money import to_base_currency
+from requests.models import PurchaseRequest
+
+# Facts only a later app can answer register here (the vendors work registers
+# "vendor_not_approved"). An unanswered fact counts as true: a rule that asks for an
+# extra check when a vendor is unapproved then adds its step rather than silently passing.
+FactCheck = Callable[[PurchaseRequest], bool]
+_fact_checks: dict[str, FactCheck] = {}
+
+
+def register_fact(name: str, check: FactCheck) -> None:
+    _fact_checks[name] = check
+
+
+def _fact(name: str, request: PurchaseRequest) -> bool:
+    check = _fact_checks.get(name)
+    return check(request) if check else True
+
+
+@dataclass(frozen=True)
+class RequestFacts:
+    request: PurchaseRequest
+    total_in_base: Decimal
+
+    @classmethod
+    def of(cls, request: PurchaseRequest) -> RequestFacts:
+        on = (request.submitted_at or timezone.now()).date()
+        return cls(
+            request=request, total_in_base=to_base_currency(request.total, request.currency, on=on)
+        )
+
+
+def rule_matches(rule: ApprovalRule, facts: RequestFacts) -> bool:
+    request = facts.request
+    if rule.min_total is not None and facts.total_in_base < rule.min_total:
+        return False
+    if rule.category_id is not None and rule.category_id != request.category_id:
+        return False
+    if rule.department_id is not None and rule.department_id != request.department_id:
+        return False
+    if rule.cost_centre_id is not None and rule.cost_centre_id != request.cost_centre_id:
+        return False
+    if rule.software_or_personal_data and not (
+        request.category.code == "software" or request.processes_personal_data
+    ):
+        return False
+    return not (rule.vendor_not_approved and not _fact("vendor_not_approved", request))

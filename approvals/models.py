@@ -1,0 +1,259 @@
+"""Approval policies (data that procurement edits) and the frozen routes computed from them."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.validators import MinValueValidator
+from django.db import models
+from django_fsm import ConcurrentTransitionMixin, FSMField, transition
+
+from procurement.models import Category, CostCentre, Department, Role
+from requests.models import PurchaseRequest
+
+
+class NoMatch(models.TextChoices):
+    AUTO_APPROVE_BELOW_FLOOR = (
+        "auto_approve_below_floor",
+        "Auto-approve below the floor, else line manager",
+    )
+    LINE_MANAGER = "line_manager", "Require the line manager"
+
+
+class ApprovalPolicy(models.Model):
+    """An ordered list of rules. Exactly one policy is active; routes copy what they need from it."""
+
+    name = models.CharField(max_length=120)
+    is_active = models.BooleanField(default=False)
+    no_match = models.CharField(
+        "when no rule matches", max_length=32, choices=NoMatch.choices, default=NoMatch.LINE_MANAGER
+    )
+    auto_approve_floor = models.DecimalField(
+        max_digits=16,
+        decimal_places=2,
+        default=Decimal("0"),
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="In the base currency: below this, a request no rule matches is approved automatically.",
+    )
+    one_decision_per_person = models.BooleanField(
+        default=True, help_text="One person may not decide two steps of the same request."
+    )
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "approval policies"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=models.Q(is_active=True),
+                name="one_active_approval_policy",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ApproverKind(models.TextChoices):
+    LINE_MANAGER = "line_manager", "The requester's line manager"
+    DEPARTMENT_HEAD = "department_head", "The department head"
+    ROLE = "role", "Everyone with a role"
+    USER = "user", "A named user"
+
+
+class Mode(models.TextChoices):
+    ONE = "one", "One approver"
+    ANY = "any", "Any one of the group"
+    ALL = "all", "All of the group"
+    N_OF_M = "n_of_m", "N of the group"
+
+
+class OnOverdue(models.TextChoices):
+    NOTIFY_MANAGER = "notify_manager", "Notify the approver's manager"
+    REASSIGN = "reassign", "Reassign to the approver's manager"
+
+
+class ApprovalRule(models.Model):
+    """If every condition that is set holds, the route gets this rule's step."""
+
+    policy = models.ForeignKey(ApprovalPolicy, on_delete=models.CASCADE, related_name="rules")
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=120, help_text='Shown on the route, e.g. "Finance review".')
+    # Conditions: an empty one always holds.
+    min_total = models.DecimalField(
+        "total at or above",
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="In the base currency; other currencies are converted at the day's rate.",
+    )
+    category = models.ForeignKey(
+        Category, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    department = models.ForeignKey(
+        Department, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    cost_centre = models.ForeignKey(
+        CostCentre, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    software_or_personal_data = models.BooleanField(
+        default=False,
+        help_text="Only when the request is for software/SaaS or processes personal data.",
+    )
+    vendor_not_approved = models.BooleanField(
+        default=False, help_text="Only when a vendor on the request is new or not yet approved."
+    )
+    # The step it adds.
+    approver_kind = models.CharField(max_length=20, choices=ApproverKind.choices)
+    approver_role = models.CharField(max_length=32, choices=Role.choices, blank=True)
+    approver_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices, default=Mode.ONE)
+    required_approvals = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="N, for 'N of the group'."
+    )
+    stage = models.PositiveSmallIntegerField(
+        default=1, help_text="Stages run in order; steps of the same stage run in parallel."
+    )
+    sla_hours = models.PositiveIntegerField(default=48)
+    on_overdue = models.CharField(
+        max_length=20, choices=OnOverdue.choices, default=OnOverdue.NOTIFY_MANAGER
+    )
+
+    class Meta:
+        ordering = ["policy", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def clean(self) -> None:
+        if self.approver_kind == ApproverKind.ROLE and not self.approver_role:
+            raise ValidationError({"approver_role": "Choose the role that approves."})
+        if self.approver_kind == ApproverKind.USER and not self.approver_user_id:
+            raise ValidationError({"approver_user": "Choose the user who approves."})
+        if self.mode == Mode.N_OF_M and not self.required_approvals:
+            raise ValidationError({"required_approvals": "Say how many approvals are needed."})
+
+
+class StepState(models.TextChoices):
+    WAITING = "waiting", "Waiting for an earlier stage"
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    SKIPPED = "skipped", "Skipped"
+    EXPIRED = "expired", "Expired"
+
+
+OPEN_STEP_STATES = [StepState.WAITING, StepState.PENDING]
+
+
+class ApprovalStep(ConcurrentTransitionMixin, models.Model):
+    """One step of a request's frozen route: a copy of its rule taken at submission.
+
+    Editing the policy later changes nothing here.
+    """
+
+    request = models.ForeignKey(
+        PurchaseRequest, on_delete=models.CASCADE, related_name="approval_steps"
+    )
+    round = models.PositiveSmallIntegerField(
+        help_text="1 for the first submission, 2 after a resubmission..."
+    )
+    stage = models.PositiveSmallIntegerField()
+    position = models.PositiveSmallIntegerField(default=0)
+    name = models.CharField(max_length=120)
+    rule = models.ForeignKey(
+        ApprovalRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    mode = models.CharField(max_length=10, choices=Mode.choices)
+    required_approvals = models.PositiveSmallIntegerField()
+    sla_hours = models.PositiveIntegerField(default=48)
+    on_overdue = models.CharField(
+        max_length=20, choices=OnOverdue.choices, default=OnOverdue.NOTIFY_MANAGER
+    )
+    state = FSMField(
+        default=StepState.WAITING, choices=StepState.choices, protected=True, db_index=True
+    )
+    activated_at = models.DateTimeField(null=True, blank=True)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["request", "round", "stage", "position", "id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(required_approvals__gte=1), name="step_needs_an_approval"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} (stage {self.stage})"
+
+    @transition(field=state, source=StepState.WAITING, target=StepState.PENDING)
+    def activate(self) -> None:
+        from django.utils import timezone
+
+        self.activated_at = timezone.now()
+
+    @transition(field=state, source=StepState.PENDING, target=StepState.APPROVED)
+    def approve(self) -> None:
+        self._stamp()
+
+    @transition(field=state, source=StepState.PENDING, target=StepState.REJECTED)
+    def reject(self) -> None:
+        self._stamp()
+
+    @transition(field=state, source=StepState.PENDING, target=StepState.CHANGES_REQUESTED)
+    def request_changes(self) -> None:
+        self._stamp()
+
+    @transition(field=state, source=OPEN_STEP_STATES, target=StepState.SKIPPED)
+    def skip(self) -> None:
+        self._stamp()
+
+    @transition(field=state, source=StepState.PENDING, target=StepState.EXPIRED)
+    def expire(self) -> None:
+        self._stamp()
+
+    def _stamp(self) -> None:
+        from django.utils import timezone
+
+        self.decided_at = timezone.now()
+
+
+class Decision(models.TextChoices):
+    PENDING = "pending", "Pending"
+    APPROVED = "approved", "Approved"
+    REJECTED = "rejected", "Rejected"
+    CHANGES_REQUESTED = "changes_requested", "Changes requested"
+    NOT_NEEDED = "not_needed", "Not needed"
+
+
+class StepApprover(models.Model):
+    """A person asked to decide a step, and what they decided."""
+
+    step = models.ForeignKey(ApprovalStep, on_delete=models.CASCADE, related_name="approvers")
+    approver = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.PENDING)
+    decided_at = models.DateTimeField(null=True, blank=True)
+    comment = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["step", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["step", "approver"], name="one_assignment_per_step_and_approver"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.approver_id} on {self.step_id}: {self.decision}"
