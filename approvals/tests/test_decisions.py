@@ -247,7 +247,7 @@ def test_it_refuses_a_decision_on_a_changed_request_version(org):
 
 def test_it_lists_what_waits_for_each_approver(org):
     policy(LINE_MANAGER, FINANCE_ABOVE_5K)
-    request = submitted(org, total_lines=3)
+    submitted(org, total_lines=3)
 
     assert [a.step.name for a in approval_inbox(user=org.manager)] == ["Line manager"]
     assert list(approval_inbox(user=org.finance)) == []  # stage 2 is not open yet
