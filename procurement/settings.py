@@ -142,6 +142,10 @@ for _code in [BASE_CURRENCY, *CURRENCIES]:
 if BASE_CURRENCY not in CURRENCIES:
     CURRENCIES.insert(0, BASE_CURRENCY)
 
+# --- Approvals ---------------------------------------------------------------
+# How long an emailed Approve/Reject link works (it also dies once the step is decided).
+APPROVAL_LINK_MAX_AGE_HOURS = env_int("APPROVAL_LINK_MAX_AGE_HOURS", 72, minimum=1)
+
 # --- Files ------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"

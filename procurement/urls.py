@@ -16,7 +16,10 @@ urlpatterns = [
         name="login",
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
+    path("api/approvals/", include("approvals.api_urls")),
     path("api/", include("requests.api_urls")),
+    path("approvals/email/", include("approvals.email_urls")),
+    path("approvals/", include("approvals.urls")),
     path("", include("requests.urls")),
 ]
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -97,3 +98,22 @@ def test_it_exits_with_an_error_from_the_command_line_without_debug(tmp_path) ->
 
     assert result.returncode != 0
     assert "runs only with DEBUG=1" in result.stderr
+
+
+@pytest.mark.django_db
+def test_it_seeds_an_active_approval_policy_and_routes_the_sample_request(settings):
+    from approvals.models import ApprovalPolicy, ApprovalStep
+
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+
+    policy = ApprovalPolicy.objects.get(is_active=True)
+    assert list(policy.rules.values_list("name", flat=True)) == [
+        "Line manager",
+        "Finance review",
+        "Security review",
+        "Department head",
+    ]
+    # The submitted sample (3 laptops and docks, 4,917.00 GBP) waits for mark alone.
+    steps = ApprovalStep.objects.filter(request__title="Laptops for three new engineers")
+    assert [(s.name, s.state) for s in steps] == [("Line manager", "pending")]

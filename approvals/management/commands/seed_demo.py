@@ -1,4 +1,7 @@
-"""Demo data for a local install: departments, one user per role, two sample requests.
+"""Demo data for a local install: departments, one user per role, an approval policy,
+demo exchange rates and two sample requests.
+
+It lives in the highest app it touches (approvals), as cross-app use cases do.
 
 Idempotent: running it again changes nothing. Refuses to run without DEBUG,
 because every demo user shares one published password.
@@ -15,7 +18,8 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
-from procurement.models import Category, CostCentre, Department, Role, User, UserRole
+from approvals.models import ApprovalPolicy, ApprovalRule, ApproverKind, Mode, NoMatch
+from procurement.models import Category, CostCentre, Department, ExchangeRate, Role, User, UserRole
 from requests.models import PurchaseRequest
 from requests.services import (
     LineItemInput,
@@ -23,6 +27,22 @@ from requests.services import (
     purchase_request_create,
     purchase_request_transition,
 )
+
+# Approximate, for the demo only: GBP per unit of each currency.
+DEMO_RATES_TO_GBP = {
+    "GBP": Decimal("1"),
+    "EUR": Decimal("0.85"),
+    "USD": Decimal("0.78"),
+    "CHF": Decimal("0.89"),
+    "SEK": Decimal("0.073"),
+    "NOK": Decimal("0.072"),
+    "DKK": Decimal("0.114"),
+    "PLN": Decimal("0.197"),
+    "CAD": Decimal("0.57"),
+    "AUD": Decimal("0.51"),
+    "JPY": Decimal("0.0052"),
+    "INR": Decimal("0.0093"),
+}
 
 # Local only: README.md publishes it, which is why the command needs DEBUG.
 DEMO_PASSWORD = "correct-horse-battery-staple"
@@ -75,6 +95,8 @@ class Command(BaseCommand):
         with transaction.atomic():
             departments = self._departments()
             users = self._users(departments)
+            self._exchange_rates()
+            self._approval_policy()
             created_requests = self._sample_requests(users["alice"], departments["it"])
         self.stdout.write(
             self.style.SUCCESS(
@@ -120,6 +142,61 @@ class Command(BaseCommand):
                 Department.objects.filter(code=spec.heads, head__isnull=True).update(head=user)
             users[spec.username] = user
         return users
+
+    def _exchange_rates(self) -> None:
+        """Rough demo rates to the base currency, so a request in any currency can be submitted."""
+        for currency in settings.CURRENCIES:
+            if currency != settings.BASE_CURRENCY:
+                rate = DEMO_RATES_TO_GBP.get(currency, Decimal("1"))
+                if settings.BASE_CURRENCY != "GBP":
+                    rate = rate / DEMO_RATES_TO_GBP.get(settings.BASE_CURRENCY, Decimal("1"))
+                ExchangeRate.objects.get_or_create(
+                    currency=currency, valid_from=dt.date(2020, 1, 1), defaults={"rate": rate}
+                )
+
+    def _approval_policy(self) -> None:
+        """A policy a real IT team might start from; edit it in the admin."""
+        if ApprovalPolicy.objects.exists():
+            return
+        policy = ApprovalPolicy.objects.create(
+            name="Standard IT purchasing",
+            is_active=True,
+            no_match=NoMatch.LINE_MANAGER,
+            one_decision_per_person=True,
+        )
+        rules = [
+            {
+                "name": "Line manager",
+                "approver_kind": ApproverKind.LINE_MANAGER,
+                "mode": Mode.ONE,
+                "stage": 1,
+            },
+            {
+                "name": "Finance review",
+                "approver_kind": ApproverKind.ROLE,
+                "approver_role": Role.FINANCE,
+                "mode": Mode.ANY,
+                "stage": 2,
+                "min_total": Decimal("5000"),
+            },
+            {
+                "name": "Security review",
+                "approver_kind": ApproverKind.ROLE,
+                "approver_role": Role.SECURITY_REVIEWER,
+                "mode": Mode.ANY,
+                "stage": 2,
+                "software_or_personal_data": True,
+            },
+            {
+                "name": "Department head",
+                "approver_kind": ApproverKind.DEPARTMENT_HEAD,
+                "mode": Mode.ONE,
+                "stage": 3,
+                "min_total": Decimal("25000"),
+            },
+        ]
+        for position, fields in enumerate(rules):
+            ApprovalRule.objects.create(policy=policy, position=position, **fields)
 
     def _sample_requests(self, requester: User, department: Department) -> int:
         """Made through the services, as a person would: a draft and a submitted request."""
