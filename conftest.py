@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from pytest_django.fixtures import Settings
 
@@ -45,6 +46,13 @@ def _isolated_files(settings: Settings, tmp_path: Path) -> None:
         **settings.STORAGES,
         "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
     }
+
+
+@pytest.fixture(autouse=True)
+def _fresh_content_types() -> None:
+    # A transactional test's flush recreates content types under new ids; the manager's
+    # cache would hand the next test a stale id (audit entries then fail their foreign key).
+    ContentType.objects.clear_cache()
 
 
 @pytest.fixture(autouse=True)

@@ -1,9 +1,23 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 from django.http import HttpRequest
 
-from approvals.models import ApprovalPolicy, ApprovalRule, ApprovalStep, StepApprover
+from approvals.models import (
+    ApprovalPolicy,
+    ApprovalRule,
+    ApprovalStep,
+    ApprovedTotal,
+    Delegation,
+    StepApprover,
+)
+from approvals.services import delegation_create, delegation_validate
+from procurement.errors import InvalidInput
+from procurement.models import User
 
 
 class ApprovalRuleInline(admin.StackedInline):
@@ -55,7 +69,14 @@ class StepApproverInline(admin.TabularInline):
     model = StepApprover
     extra = 0
     can_delete = False
-    readonly_fields = ["approver", "decision", "decided_at", "comment"]
+    readonly_fields = [
+        "approver",
+        "on_behalf_of",
+        "decision",
+        "decided_at",
+        "comment",
+        "reminders_sent",
+    ]
 
     def has_add_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
         return False
@@ -74,4 +95,83 @@ class ApprovalStepAdmin(admin.ModelAdmin):
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
+        return False
+
+
+class DelegationForm(forms.ModelForm):
+    class Meta:
+        model = Delegation
+        fields = ["delegator", "delegate", "starts_on", "ends_on", "reason"]
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        people = [data.get(name) for name in ("delegator", "delegate", "starts_on", "ends_on")]
+        if all(people):
+            try:
+                delegation_validate(
+                    delegator=data["delegator"],
+                    delegate=data["delegate"],
+                    starts_on=data["starts_on"],
+                    ends_on=data["ends_on"],
+                )
+            except InvalidInput as error:
+                raise ValidationError(
+                    {
+                        name: messages
+                        for name, messages in error.fields.items()
+                        if name in self.fields
+                    }
+                    or error.message
+                ) from None
+        return data
+
+
+@admin.register(Delegation)
+class DelegationAdmin(admin.ModelAdmin):
+    """Added through delegation_create (cycles refused, pending steps moved); then read-only.
+
+    Deleting one ends it; steps it already moved stay with the delegate.
+    """
+
+    form = DelegationForm
+    list_display = ["delegator", "delegate", "starts_on", "ends_on", "reason", "created_by"]
+    list_filter = ["starts_on"]
+    search_fields = ["delegator__username", "delegate__username", "reason"]
+    autocomplete_fields = ["delegator", "delegate"]
+    date_hierarchy = "starts_on"
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Delegation | None = None) -> list[str]:
+        if obj is None:
+            return []
+        return ["delegator", "delegate", "starts_on", "ends_on", "reason", "created_by"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Delegation, form: forms.ModelForm, change: bool
+    ) -> None:
+        if change:
+            return  # read-only once made
+        created = delegation_create(
+            delegator=obj.delegator,
+            delegate=obj.delegate,
+            starts_on=obj.starts_on,
+            ends_on=obj.ends_on,
+            reason=obj.reason,
+            created_by=request.user if isinstance(request.user, User) else None,
+        )
+        obj.pk = created.pk
+        obj.created_by = created.created_by
+        obj.created_at = created.created_at
+
+
+@admin.register(ApprovedTotal)
+class ApprovedTotalAdmin(admin.ModelAdmin):
+    """What each request was approved at: the base of the re-approval tolerance."""
+
+    list_display = ["request", "total", "approved_at"]
+    readonly_fields = ["request", "total", "approved_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object | None = None) -> bool:
         return False

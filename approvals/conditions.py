@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
+from functools import cached_property
 
 from django.utils import timezone
 
@@ -28,23 +28,26 @@ def _fact(name: str, request: PurchaseRequest) -> bool:
     return check(request) if check else True
 
 
-@dataclass(frozen=True)
 class RequestFacts:
-    request: PurchaseRequest
-    total_in_base: Decimal
+    """What rules ask about a request. The converted total is computed only if a rule needs it,
+    so a request in a currency without a rate is refused only where an amount matters."""
+
+    def __init__(self, request: PurchaseRequest) -> None:
+        self.request = request
 
     @classmethod
     def of(cls, request: PurchaseRequest) -> RequestFacts:
+        return cls(request)
+
+    @cached_property
+    def total_in_base(self) -> Decimal:
+        request = self.request
         on = (request.submitted_at or timezone.now()).date()
-        return cls(
-            request=request, total_in_base=to_base_currency(request.total, request.currency, on=on)
-        )
+        return to_base_currency(request.total, request.currency, on=on)
 
 
 def rule_matches(rule: ApprovalRule, facts: RequestFacts) -> bool:
     request = facts.request
-    if rule.min_total is not None and facts.total_in_base < rule.min_total:
-        return False
     if rule.category_id is not None and rule.category_id != request.category_id:
         return False
     if rule.department_id is not None and rule.department_id != request.department_id:
@@ -55,4 +58,7 @@ def rule_matches(rule: ApprovalRule, facts: RequestFacts) -> bool:
         request.category.code == "software" or request.processes_personal_data
     ):
         return False
-    return not (rule.vendor_not_approved and not _fact("vendor_not_approved", request))
+    if rule.vendor_not_approved and not _fact("vendor_not_approved", request):
+        return False
+    # Last: the only condition that may need an exchange rate.
+    return rule.min_total is None or facts.total_in_base >= rule.min_total

@@ -1,13 +1,11 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
 from django.urls import path
+
+from approvals import email_views
 
 app_name = "approvals-email"
 
-
-def _placeholder(request: HttpRequest, token: str) -> HttpResponse:  # replaced by the email-links work
-    return HttpResponse(status=404)
-
-
-urlpatterns = [path("<str:token>/", _placeholder, name="confirm")]
+# Mounted at /approvals/email/ (procurement/urls.py); procurement/log_filters.py redacts
+# the token from any logged path under that prefix.
+urlpatterns = [path("<str:token>/", email_views.decision_confirm, name="confirm")]

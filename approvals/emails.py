@@ -7,32 +7,55 @@ from django.urls import reverse
 
 from approvals.models import ApprovalStep, Decision, StepState
 from approvals.selectors import approval_route
+from approvals.tokens import decision_link_needs_signin, decision_url
 from procurement.services import email_send_once
 
 
 def send_step_pending_emails(*, step_id: int) -> int:
-    """Ask each approver of a newly pending step to decide, once per approver and step."""
+    """Ask each approver of a newly pending step to decide, once per approver and step.
+
+    Each approver gets their own Approve and Reject links, bound to them, this step and
+    the request's current version. Above APPROVAL_EMAIL_SIGNIN_ABOVE the email carries no
+    such links, only the request's page, where deciding needs signing in.
+    """
     step = ApprovalStep.objects.select_related("request", "request__requester").get(pk=step_id)
     if step.state != StepState.PENDING:
         return 0  # decided before the worker got here
     request = step.request
     done = [s for s in approval_route(request=request) if s.state == StepState.APPROVED]
+    lines = list(request.line_items.all())
+    request_url = settings.SITE_URL + reverse("requests:detail", args=[request.pk])
+    needs_signin = decision_link_needs_signin(request=request)
     sent = 0
     for assignment in step.approvers.select_related("approver").filter(decision=Decision.PENDING):
         person = assignment.approver
         if not person.email:
             continue
+        links = {}
+        if not needs_signin:
+            links = {
+                f"{decision}_url": decision_url(
+                    step_id=step.pk,
+                    approver_id=person.pk,
+                    request_version=request.version,
+                    decision=decision,
+                )
+                for decision in ("approve", "reject")
+            }
         sent += email_send_once(
             key=f"step-pending:{step.pk}:{person.pk}",
             to=person.email,
             template="approval_request",
             context={
                 "recipient": person,
+                "assignment": assignment,
                 "step": step,
                 "request": request,
-                "lines": list(request.line_items.all()),
+                "lines": lines,
                 "approved_so_far": done,
-                "url": settings.SITE_URL + reverse("requests:detail", args=[request.pk]),
+                "url": request_url,
+                "link_hours": settings.APPROVAL_LINK_MAX_AGE_HOURS,
+                **links,
             },
         )
     return sent

@@ -119,7 +119,9 @@ class ApprovalRule(models.Model):
     stage = models.PositiveSmallIntegerField(
         default=1, help_text="Stages run in order; steps of the same stage run in parallel."
     )
-    sla_hours = models.PositiveIntegerField(default=48)
+    sla_hours = models.PositiveIntegerField(
+        default=48, help_text="Escalates when still pending this long; 0 never escalates."
+    )
     on_overdue = models.CharField(
         max_length=20, choices=OnOverdue.choices, default=OnOverdue.NOTIFY_MANAGER
     )
@@ -184,6 +186,8 @@ class ApprovalStep(ConcurrentTransitionMixin, models.Model):
     decided_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
     )
+    # Set once, under the step's row lock, when the step passes its SLA: it escalates only once.
+    escalated_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["request", "round", "stage", "position", "id"]
@@ -246,6 +250,13 @@ class StepApprover(models.Model):
     decision = models.CharField(max_length=20, choices=Decision.choices, default=Decision.PENDING)
     decided_at = models.DateTimeField(null=True, blank=True)
     comment = models.TextField(blank=True)
+    # Set when the step came to `approver` through a delegation: whatever they decide is
+    # recorded as "approver on behalf of on_behalf_of".
+    on_behalf_of = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+    # Daily digests that listed this assignment; capped by APPROVAL_REMINDER_MAX.
+    reminders_sent = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["step", "id"]
@@ -257,3 +268,61 @@ class StepApprover(models.Model):
 
     def __str__(self) -> str:
         return f"{self.approver_id} on {self.step_id}: {self.decision}"
+
+    @property
+    def acting_as(self) -> str:
+        """ "Xavier Ex on behalf of Mark Manager", or just the approver: for the route and emails."""
+        if self.on_behalf_of_id:
+            return f"{self.approver} on behalf of {self.on_behalf_of}"
+        return str(self.approver)
+
+
+class Delegation(models.Model):
+    """While it runs (starts_on..ends_on, both included), `delegate` decides `delegator`'s steps.
+
+    Created through approvals.services.delegation_create, which refuses cycles and overlaps.
+    """
+
+    delegator = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="delegations_given"
+    )
+    delegate = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="delegations_received"
+    )
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    reason = models.CharField(max_length=200, blank=True, help_text='e.g. "Annual leave".')
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-starts_on", "-id"]
+        indexes = [models.Index(fields=["delegator", "starts_on", "ends_on"])]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gte=models.F("starts_on")),
+                name="delegation_ends_after_it_starts",
+            ),
+            models.CheckConstraint(
+                condition=~models.Q(delegator=models.F("delegate")),
+                name="delegation_not_to_oneself",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.delegator} -> {self.delegate} ({self.starts_on} to {self.ends_on})"
+
+
+class ApprovedTotal(models.Model):
+    """The total a request had when it was last approved: the base for re-approval."""
+
+    request = models.OneToOneField(
+        PurchaseRequest, on_delete=models.CASCADE, primary_key=True, related_name="approved_total"
+    )
+    total = models.DecimalField(max_digits=16, decimal_places=2)
+    approved_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.request_id}: {self.total}"

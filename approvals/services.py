@@ -6,10 +6,14 @@ request row locked first and then the step rows, always in that order (no deadlo
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
+from decimal import Decimal
+from functools import partial
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -19,18 +23,26 @@ from approvals.models import (
     ApprovalPolicy,
     ApprovalRule,
     ApprovalStep,
+    ApprovedTotal,
     ApproverKind,
     Decision,
+    Delegation,
     Mode,
     NoMatch,
+    OnOverdue,
     StepApprover,
     StepState,
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from procurement.models import User
+from procurement.models import Role, User
 from procurement.services import audit_record
-from requests.models import PurchaseRequest, RequestState
-from requests.services import purchase_request_apply
+from requests.models import CENT, PurchaseRequest, RequestState
+from requests.services import (
+    MAX_LINE_ITEMS,
+    LineItemInput,
+    purchase_request_apply,
+    purchase_request_line_items_replace,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -150,13 +162,18 @@ def approval_route_start(*, request: PurchaseRequest, by: User | None) -> list[A
     """
     policy = active_policy()
     plan = approval_route_plan(request=request, policy=policy)
-    purchase_request_apply(
-        request=request,
-        by=by,
-        action="approval_started",
-        transition="start_approval",
-        comment=f"Policy: {policy.name}" if policy else "Default: line manager",
-    )
+    started = f"Policy: {policy.name}" if policy else "Default: line manager"
+    if request.state == RequestState.SUBMITTED:
+        purchase_request_apply(
+            request=request,
+            by=by,
+            action="approval_started",
+            transition="start_approval",
+            comment=started,
+        )
+    else:
+        # Re-approval after an amendment: the request is already pending approval.
+        audit_record(target=request, actor=by, action="approval_started", comment=started)
     if plan is None:
         floor = policy.auto_approve_floor if policy else 0
         purchase_request_apply(
@@ -198,9 +215,12 @@ def _open_next_stage(
         return []
     stage = min(step.stage for step in waiting)
     opened = [step for step in waiting if step.stage == stage]
+    today = timezone.localdate()
     for step in opened:
         step.activate()
         step.save()
+        # An approver who is away today: the step opens straight in their delegate's inbox.
+        _delegate_pending(step=step, request=request, on=today)
     from approvals.tasks import notify_step_pending
 
     step_ids = [step.pk for step in opened]
@@ -269,17 +289,7 @@ def approval_step_decide(
             fields={"comment": ["A reason is required."]},
         )
     with transaction.atomic():
-        request_id = (
-            ApprovalStep.objects.filter(pk=step_id).values_list("request_id", flat=True).first()
-        )
-        if request_id is None:
-            raise NotFound("No such approval step.")
-        request = (
-            PurchaseRequest.objects.select_for_update(of=("self",))
-            .select_related("requester", "department")
-            .get(pk=request_id)
-        )
-        step = ApprovalStep.objects.select_for_update().get(pk=step_id)
+        request, step = _lock_request_and_step(step_id)
         _decide_locked(
             request=request,
             step=step,
@@ -289,6 +299,22 @@ def approval_step_decide(
             request_version=request_version,
         )
     return step
+
+
+def _lock_request_and_step(step_id: int) -> tuple[PurchaseRequest, ApprovalStep]:
+    """Lock the step's request row, then the step row: the one order every writer uses."""
+    request_id = (
+        ApprovalStep.objects.filter(pk=step_id).values_list("request_id", flat=True).first()
+    )
+    if request_id is None:
+        raise NotFound("No such approval step.")
+    request = (
+        PurchaseRequest.objects.select_for_update(of=("self",))
+        .select_related("requester", "requester__manager", "department")
+        .get(pk=request_id)
+    )
+    step = ApprovalStep.objects.select_for_update().get(pk=step_id)
+    return request, step
 
 
 def _decide_locked(
@@ -318,6 +344,13 @@ def _decide_locked(
     assignment = step.approvers.filter(approver=by).first()
     if assignment is None:
         raise NotAllowed(f'You are not an approver of "{step.name}".')
+    if assignment.decision == Decision.NOT_NEEDED:
+        holder = step.approvers.filter(decision=Decision.PENDING, on_behalf_of=by).first()
+        raise NotAllowed(
+            f'"{step.name}" was handed to {holder.approver}; they decide it now.'
+            if holder
+            else f'"{step.name}" was delegated or reassigned; it is no longer yours to decide.'
+        )
     if assignment.decision != Decision.PENDING:
         raise Conflict(f'You already decided "{step.name}".')
     policy = step.rule.policy if step.rule_id and step.rule else active_policy()
@@ -333,17 +366,16 @@ def _decide_locked(
     assignment.decided_at = now
     assignment.comment = comment
     assignment.save()
-    verb = {
-        "approve": "approved_step",
-        "reject": "rejected_step",
-        "return": "requested_changes_on_step",
-    }[action]
-    audit_record(
-        target=request,
-        actor=by,
-        action=verb,
-        comment=f"{step.name}" + (f": {comment}" if comment else ""),
-    )
+    # A delegate's decision is recorded as theirs, on behalf of the approver they stand in for.
+    behalf = f" (on behalf of {assignment.on_behalf_of})" if assignment.on_behalf_of_id else ""
+    if action == "approve":
+        # A rejection or a return is recorded once, by the request's own transition below.
+        audit_record(
+            target=request,
+            actor=by,
+            action="approved_step",
+            comment=f"{step.name}{behalf}" + (f": {comment}" if comment else ""),
+        )
 
     if action == "approve":
         approvals = step.approvers.filter(decision=Decision.APPROVED).count()
@@ -370,7 +402,7 @@ def _decide_locked(
     step.decided_by = by
     step.save()
     # The request leaves approval; purchase_request_apply tells the workflow, which closes the route.
-    purchase_request_apply(request=request, by=by, action=action, comment=f"{step.name}: {comment}")
+    purchase_request_apply(request=request, by=by, action=action, comment=f"{comment}{behalf}")
 
 
 class ApprovalWorkflow:
@@ -382,10 +414,15 @@ class ApprovalWorkflow:
         return pending_assignment(request=request, user=user) is not None
 
     def on_transition(self, *, request: PurchaseRequest, by: User | None, action: str) -> None:
-        if action == "submit":
+        if action in ("submit", "require_reapproval"):
             approval_route_start(request=request, by=by)
         elif request.state != RequestState.PENDING_APPROVAL:
             approval_route_close(request=request)
+        if request.state == RequestState.APPROVED:
+            # What was approved: an amendment is measured against it (re-approval).
+            ApprovedTotal.objects.update_or_create(
+                request=request, defaults={"total": request.total, "approved_at": timezone.now()}
+            )
 
     def decide(self, *, request: PurchaseRequest, by: User, action: str, comment: str) -> None:
         assignment = pending_assignment(request=request, user=by)
@@ -393,3 +430,456 @@ class ApprovalWorkflow:
             raise NotAllowed(f"You are not an approver of {request.reference} at this stage.")
         step = ApprovalStep.objects.select_for_update().get(pk=assignment.step_id)
         _decide_locked(request=request, step=step, by=by, action=action, comment=comment)
+
+
+# --- Delegation -------------------------------------------------------------
+
+
+def delegation_active(*, person_id: int, on: dt.date) -> Delegation | None:
+    """The delegation of `person_id` that runs on `on`, if any (overlaps are refused)."""
+    return (
+        Delegation.objects.select_related("delegate")
+        .filter(delegator_id=person_id, starts_on__lte=on, ends_on__gte=on)
+        .order_by("starts_on", "id")
+        .first()
+    )
+
+
+def _stand_in(person: User, *, request: PurchaseRequest, on: dt.date) -> User:
+    """Who decides in `person`'s place on `on`: the end of their delegation chain, or themselves.
+
+    Never the requester: a chain ending at the requester goes to the requester's own
+    manager instead (segregation of duties), or stays with `person` when there is none.
+    """
+    target = person
+    seen = {person.pk}
+    while (delegation := delegation_active(person_id=target.pk, on=on)) is not None:
+        delegate = delegation.delegate
+        if delegate.pk in seen or not delegate.is_active:
+            break  # cycles are refused on create; this only guards against a race
+        seen.add(delegate.pk)
+        target = delegate
+    if target.pk == request.requester_id:
+        manager = request.requester.manager
+        usable = manager is not None and manager.is_active and manager.pk != request.requester_id
+        target = manager if usable and manager is not None else person
+    return target
+
+
+def _move_assignment(
+    *, assignment: StepApprover, to: User, on_behalf_of: User | None, note: str
+) -> StepApprover | None:
+    """Hand a pending assignment to `to`, the old one marked not needed.
+
+    Returns None and changes nothing when `to` already holds a live assignment on the step:
+    one person cannot give two of a group's approvals.
+    """
+    existing = StepApprover.objects.filter(step_id=assignment.step_id, approver=to).first()
+    if existing is not None and existing.decision != Decision.NOT_NEEDED:
+        return None
+    assignment.decision = Decision.NOT_NEEDED
+    assignment.comment = note
+    assignment.save(update_fields=["decision", "comment"])
+    if existing is None:
+        return StepApprover.objects.create(
+            step_id=assignment.step_id, approver=to, on_behalf_of=on_behalf_of
+        )
+    # `to` was asked before and handed it on (a delegation that ended): it comes back.
+    existing.decision = Decision.PENDING
+    existing.decided_at = None
+    existing.comment = ""
+    existing.on_behalf_of = on_behalf_of
+    existing.reminders_sent = 0
+    existing.save()
+    return existing
+
+
+def _delegate_pending(*, step: ApprovalStep, request: PurchaseRequest, on: dt.date) -> list[int]:
+    """Move the step's pending assignments of approvers who are away to whoever stands in.
+
+    The caller holds the request and step locks. Each move is audited on the request.
+    Returns the ids of the people who now hold an assignment.
+    """
+    moved: list[int] = []
+    pending = step.approvers.select_related("approver", "on_behalf_of").filter(
+        decision=Decision.PENDING
+    )
+    for assignment in pending:
+        away = assignment.approver
+        to = _stand_in(away, request=request, on=on)
+        if to.pk == away.pk:
+            continue
+        # "On behalf of" names the approver the route asked, even along a chain of delegates.
+        principal = assignment.on_behalf_of or away
+        new = _move_assignment(
+            assignment=assignment,
+            to=to,
+            on_behalf_of=principal if principal.pk != to.pk else None,
+            note=f"Delegated to {to}.",
+        )
+        if new is None:
+            logger.info("step %s: %s already decides it; not delegated", step.pk, to.username)
+            continue
+        audit_record(
+            target=request,
+            actor=None,
+            action="delegated_step",
+            comment=f"{step.name}: {away} is away; {new.acting_as} decides it.",
+        )
+        moved.append(to.pk)
+    return moved
+
+
+def _delegate_steps_of(*, person_ids: Sequence[int], on: dt.date) -> int:
+    """Move the pending steps of `person_ids` to their stand-ins; each step in its own
+    transaction (savepoint inside a caller's), locked request first. Emails go on commit."""
+    from approvals.tasks import notify_step_pending
+
+    step_ids = sorted(
+        set(
+            StepApprover.objects.filter(
+                approver_id__in=person_ids,
+                decision=Decision.PENDING,
+                step__state=StepState.PENDING,
+            ).values_list("step_id", flat=True)
+        )
+    )
+    moved = 0
+    for step_id in step_ids:
+        with transaction.atomic():
+            request, step = _lock_request_and_step(step_id)
+            if step.state != StepState.PENDING:
+                continue
+            if _delegate_pending(step=step, request=request, on=on):
+                moved += 1
+                transaction.on_commit(partial(notify_step_pending.delay, step.pk))
+    return moved
+
+
+def delegation_validate(
+    *,
+    delegator: User,
+    delegate: User,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    exclude_id: int | None = None,
+) -> None:
+    """Raise InvalidInput (with fields) unless the delegation may be created."""
+    if delegate.pk == delegator.pk:
+        raise InvalidInput(
+            "You cannot delegate to yourself.", fields={"delegate": ["Choose someone else."]}
+        )
+    if not delegate.is_active:
+        message = f"{delegate} cannot sign in, so cannot decide for you."
+        raise InvalidInput(message, fields={"delegate": [message]})
+    if ends_on < starts_on:
+        message = "The last day must be on or after the first day."
+        raise InvalidInput(message, fields={"ends_on": [message]})
+    if ends_on < timezone.localdate():
+        message = "The last day is in the past."
+        raise InvalidInput(message, fields={"ends_on": [message]})
+    others = Delegation.objects.exclude(pk=exclude_id) if exclude_id else Delegation.objects.all()
+    overlapping = (
+        others.filter(delegator=delegator, starts_on__lte=ends_on, ends_on__gte=starts_on)
+        .select_related("delegate")
+        .first()
+    )
+    if overlapping is not None:
+        message = (
+            f"{delegator} already delegates to {overlapping.delegate} from "
+            f"{overlapping.starts_on:%d %b %Y} to {overlapping.ends_on:%d %b %Y}; "
+            "one delegate at a time."
+        )
+        raise InvalidInput(message, fields={"starts_on": [message]})
+    cycle = _delegation_cycle(
+        delegator=delegator,
+        delegate=delegate,
+        starts_on=starts_on,
+        ends_on=ends_on,
+        exclude_id=exclude_id,
+    )
+    if cycle:
+        chain = " → ".join(str(person) for person in cycle)
+        message = f"That would make a delegation cycle ({chain}): nobody would decide."
+        raise InvalidInput(message, fields={"delegate": [message]})
+
+
+def _delegation_cycle(
+    *,
+    delegator: User,
+    delegate: User,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    exclude_id: int | None = None,
+) -> list[User] | None:
+    """The people of a cycle the new delegation would close on some day, or None.
+
+    Follows delegations onward from `delegate` whose dates overlap every earlier link of
+    the chain (a cycle needs one day on which all of its links run).
+    """
+    stack: list[tuple[User, dt.date, dt.date, list[User]]] = [
+        (delegate, starts_on, ends_on, [delegator, delegate])
+    ]
+    while stack:
+        person, first, last, path = stack.pop()
+        onward = Delegation.objects.filter(
+            delegator=person, starts_on__lte=last, ends_on__gte=first
+        ).select_related("delegate")
+        if exclude_id:
+            onward = onward.exclude(pk=exclude_id)
+        for link in onward:
+            if link.delegate_id == delegator.pk:
+                return [*path, delegator]
+            if link.delegate_id in {p.pk for p in path}:
+                continue
+            stack.append(
+                (
+                    link.delegate,
+                    max(first, link.starts_on),
+                    min(last, link.ends_on),
+                    [*path, link.delegate],
+                )
+            )
+    return None
+
+
+def delegation_create(
+    *,
+    delegator: User,
+    delegate: User,
+    starts_on: dt.date,
+    ends_on: dt.date,
+    reason: str = "",
+    created_by: User | None = None,
+) -> Delegation:
+    """Let `delegate` decide `delegator`'s approval steps from `starts_on` to `ends_on`.
+
+    Refuses (InvalidInput) delegating to oneself, to an inactive account, an overlap with
+    the delegator's other delegations and any cycle. Locks both people's rows (in id order)
+    so that two delegations closing a cycle between them cannot both pass. If it runs
+    today, the delegator's pending steps move to the delegate now (their emails go on
+    commit); a future one is started by the periodic task approvals.tasks.start_due_delegations.
+    """
+    with transaction.atomic():
+        list(
+            User.objects.select_for_update()
+            .filter(pk__in=[delegator.pk, delegate.pk])
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        delegation_validate(
+            delegator=delegator, delegate=delegate, starts_on=starts_on, ends_on=ends_on
+        )
+        delegation = Delegation.objects.create(
+            delegator=delegator,
+            delegate=delegate,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            reason=reason.strip(),
+            created_by=created_by or delegator,
+        )
+        audit_record(
+            target=delegation,
+            actor=created_by or delegator,
+            action="created",
+            comment=f"{delegate} decides for {delegator} from {starts_on} to {ends_on}.",
+        )
+        today = timezone.localdate()
+        if starts_on <= today:
+            _delegate_steps_of(person_ids=[delegator.pk], on=today)
+    return delegation
+
+
+def delegation_end(*, delegation_id: int, by: User) -> None:
+    """End a delegation today (or drop it if it has not started). Steps it already moved
+    stay with the delegate, who may still decide them; new steps go to the delegator again."""
+    with transaction.atomic():
+        delegation = Delegation.objects.select_for_update().filter(pk=delegation_id).first()
+        if delegation is None:
+            raise NotFound("No such delegation.")
+        if by.pk != delegation.delegator_id and not by.has_role(Role.ADMIN):
+            raise NotAllowed("Only the person who delegated can end a delegation.")
+        today = timezone.localdate()
+        audit_record(target=delegation, actor=by, action="ended", comment=f"Ended on {today}.")
+        if delegation.starts_on >= today:
+            delegation.delete()
+        elif delegation.ends_on >= today:
+            delegation.ends_on = today - dt.timedelta(days=1)
+            delegation.save(update_fields=["ends_on"])
+
+
+def delegations_start_due(*, on: dt.date) -> int:
+    """Move the pending steps of everyone delegating on `on` to their delegates.
+
+    Run by the periodic task for delegations dated in the future when created; running it
+    again moves nothing more (moved steps are no longer the delegator's). Returns how many
+    steps moved.
+    """
+    delegators = list(
+        Delegation.objects.filter(starts_on__lte=on, ends_on__gte=on)
+        .values_list("delegator_id", flat=True)
+        .distinct()
+    )
+    return _delegate_steps_of(person_ids=delegators, on=on) if delegators else 0
+
+
+# --- Escalation -------------------------------------------------------------
+
+
+def _overdue_at(activated_at: dt.datetime | None, sla_hours: int) -> dt.datetime | None:
+    # An SLA of 0 hours means "never escalates".
+    if activated_at is None or not sla_hours:
+        return None
+    return activated_at + dt.timedelta(hours=sla_hours)
+
+
+def approval_steps_overdue(*, now: dt.datetime) -> list[int]:
+    """Ids of pending steps past their SLA that have not escalated yet, oldest first."""
+    candidates = (
+        ApprovalStep.objects.filter(
+            state=StepState.PENDING, escalated_at__isnull=True, activated_at__lt=now
+        )
+        .order_by("activated_at", "id")
+        .values_list("pk", "activated_at", "sla_hours")
+    )
+    # Few steps are pending at once; the per-row SLA is compared here rather than in
+    # SQL, where interval arithmetic differs between SQLite and PostgreSQL.
+    return [
+        pk
+        for pk, activated_at, sla_hours in candidates
+        if (due := _overdue_at(activated_at, sla_hours)) is not None and due <= now
+    ]
+
+
+def approval_step_escalate(*, step_id: int, now: dt.datetime | None = None) -> bool:
+    """Escalate a pending step past its SLA, once; False when there is nothing (more) to do.
+
+    Locks the request row, then the step row; `escalated_at` set under that lock makes
+    a re-run, a retry or a second worker a no-op. For each approver still to decide:
+    notify_manager emails their manager; reassign moves the assignment to their manager
+    (or that manager's delegate), the old one marked not needed. Either way the request's
+    timeline gets an "escalated" entry; emails go after commit.
+    """
+    now = now or timezone.now()
+    with transaction.atomic():
+        request, step = _lock_request_and_step(step_id)
+        due = _overdue_at(step.activated_at, step.sla_hours)
+        if step.state != StepState.PENDING or step.escalated_at or due is None or due > now:
+            return False
+        step.escalated_at = now
+        step.save(update_fields=["escalated_at"])
+        reassign = step.on_overdue == OnOverdue.REASSIGN
+        today = timezone.localdate(now)
+        notes: list[str] = []
+        recipients: list[int] = []
+        waiting = step.approvers.select_related("approver", "approver__manager").filter(
+            decision=Decision.PENDING
+        )
+        for assignment in waiting:
+            person = assignment.approver
+            manager = person.manager
+            if manager is None or not manager.is_active:
+                notes.append(f"{person} has no manager to escalate to")
+                continue
+            if not reassign:
+                notes.append(f"{manager}, manager of {person}, was told")
+                recipients.append(manager.pk)
+                continue
+            to = _stand_in(manager, request=request, on=today)
+            new = _move_assignment(
+                assignment=assignment,
+                to=to,
+                on_behalf_of=manager if to.pk != manager.pk else None,
+                note=f"Escalated to {to}: overdue.",
+            )
+            if new is None:
+                notes.append(f"{person}'s part could not move to {to}, who already has one")
+                continue
+            notes.append(f"reassigned from {person} to {new.acting_as}")
+            recipients.append(to.pk)
+        hours = int((now - (step.activated_at or now)).total_seconds() // 3600)
+        audit_record(
+            target=request,
+            actor=None,
+            action="escalated",
+            comment=f"{step.name}: pending for {hours} hours, past its {step.sla_hours}-hour "
+            f"limit; " + ("; ".join(notes) or "nobody left to decide") + ".",
+        )
+        if recipients:
+            from approvals.tasks import notify_step_escalated
+
+            transaction.on_commit(
+                partial(notify_step_escalated.delay, step.pk, sorted(set(recipients)), reassign)
+            )
+    return True
+
+
+# --- Re-approval ------------------------------------------------------------
+
+
+def purchase_request_amend_approved(
+    *, request_id: int, by: User, line_items: Sequence[LineItemInput], comment: str
+) -> PurchaseRequest:
+    """Procurement replaces the line items of an approved request (a price or quantity changed).
+
+    Locks the request row. If the new total is more than APPROVAL_REAPPROVAL_TOLERANCE_PERCENT
+    above the total last approved, the request goes back to pending approval with a new
+    route round under the active policy (its approvers are emailed after commit); else it
+    stays approved. Either way the version goes up (emailed links of the old version die)
+    and the timeline records the old and new totals. All or nothing.
+    """
+    comment = comment.strip()
+    if not by.has_role(Role.PROCUREMENT):
+        raise NotAllowed("Only procurement can amend an approved request.")
+    if not comment:
+        raise InvalidInput(
+            "Say why the request is amended.", fields={"comment": ["A reason is required."]}
+        )
+    if not line_items:
+        raise InvalidInput(
+            "A request needs at least one line item.",
+            fields={"line_items": ["Add at least one line item."]},
+        )
+    if len(line_items) > MAX_LINE_ITEMS:
+        message = f"A request can have at most {MAX_LINE_ITEMS} line items."
+        raise InvalidInput(message, fields={"line_items": [message]})
+    with transaction.atomic():
+        request = (
+            PurchaseRequest.objects.select_for_update(of=("self",))
+            .select_related("requester", "requester__manager", "department")
+            .filter(pk=request_id)
+            .first()
+        )
+        if request is None:
+            raise NotFound("No such purchase request.")
+        if request.state != RequestState.APPROVED:
+            raise Conflict(
+                f"{request.reference} is {request.get_state_display().lower()}; "
+                "only an approved request can be amended."
+            )
+        old_total = request.total
+        baseline = ApprovedTotal.objects.filter(request=request).first()
+        approved = baseline.total if baseline else old_total
+        purchase_request_line_items_replace(request=request, items=line_items)
+        request.version += 1
+        request.save()
+        tolerance = Decimal(settings.APPROVAL_REAPPROVAL_TOLERANCE_PERCENT)
+        ceiling = (approved * (100 + tolerance) / 100).quantize(CENT)
+        currency = request.currency
+        audit_record(
+            target=request,
+            actor=by,
+            action="amended",
+            comment=f"Total {old_total} → {request.total} {currency} (approved: {approved}, "
+            f"re-approval above {ceiling}). {comment}",
+        )
+        if request.total > ceiling:
+            purchase_request_apply(
+                request=request,
+                by=by,
+                action="require_reapproval",
+                transition="require_reapproval",
+                comment=f"The total {request.total} {currency} is more than {tolerance}% above "
+                f"the approved {approved} {currency}.",
+            )
+    return request

@@ -2,18 +2,30 @@
 
 A token names a step, the approver it was issued to and the request's version, and is
 signed with SECRET_KEY under its own salt. It is checked again at every use against the
-database: it dies as soon as the step is decided or the request changes.
+database (decision_link_check): it dies as soon as the step is decided, the request
+changes or the approver is no longer asked. Holding a live token lets its holder decide
+that one step, as that one approver, and nothing else.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
 
+from approvals.conditions import RequestFacts
+from approvals.models import ApprovalStep, Decision, StepApprover, StepState
+from procurement.models import User
+from procurement.money import MissingExchangeRate
+from requests.models import PurchaseRequest, RequestState
+
 SALT = "approvals.email-decision.v1"
+# What a link may preselect on the confirmation page (?decision=...); it never decides.
+LINK_DECISIONS = ("approve", "reject")
 
 
 @dataclass(frozen=True)
@@ -24,19 +36,195 @@ class DecisionToken:
 
 
 def decision_token_make(*, step_id: int, approver_id: int, request_version: int) -> str:
-    return signing.dumps({"s": step_id, "a": approver_id, "v": request_version}, salt=SALT, compress=True)
+    return signing.dumps(
+        {"s": step_id, "a": approver_id, "v": request_version}, salt=SALT, compress=True
+    )
+
+
+def _max_age_seconds() -> int:
+    return int(settings.APPROVAL_LINK_MAX_AGE_HOURS) * 3600
+
+
+def _parsed(data: object) -> DecisionToken:
+    if not isinstance(data, dict):
+        raise ValueError("not a decision token")
+    return DecisionToken(
+        step_id=int(data["s"]), approver_id=int(data["a"]), request_version=int(data["v"])
+    )
 
 
 def decision_token_read(token: str) -> DecisionToken | None:
     """The token's contents, or None when it is tampered with, malformed or expired."""
     try:
-        data = signing.loads(token, salt=SALT, max_age=settings.APPROVAL_LINK_MAX_AGE_HOURS * 3600)
-        return DecisionToken(step_id=int(data["s"]), approver_id=int(data["a"]), request_version=int(data["v"]))
+        return _parsed(signing.loads(token, salt=SALT, max_age=_max_age_seconds()))
     except (signing.BadSignature, KeyError, TypeError, ValueError):
         return None
 
 
-def decision_url(*, step_id: int, approver_id: int, request_version: int) -> str:
-    """The absolute link to the confirmation page (a GET there never decides anything)."""
-    token = decision_token_make(step_id=step_id, approver_id=approver_id, request_version=request_version)
-    return settings.SITE_URL + reverse("approvals-email:confirm", args=[token])
+def decision_url(
+    *, step_id: int, approver_id: int, request_version: int, decision: str | None = None
+) -> str:
+    """The absolute link to the confirmation page (a GET there never decides anything).
+
+    `decision` ("approve" or "reject") only preselects the button on that page.
+    """
+    token = decision_token_make(
+        step_id=step_id, approver_id=approver_id, request_version=request_version
+    )
+    url = settings.SITE_URL + reverse("approvals-email:confirm", args=[token])
+    if decision is not None:
+        if decision not in LINK_DECISIONS:
+            raise ValueError(f"A link preselects one of {LINK_DECISIONS}, not {decision!r}.")
+        url += "?" + urlencode({"decision": decision})
+    return url
+
+
+# --- Checking a link against the database -------------------------------------
+
+
+@dataclass(frozen=True)
+class LiveLink:
+    """A link that may decide `step` now, as `approver`, for this version of `request`."""
+
+    step: ApprovalStep
+    assignment: StepApprover
+    approver: User
+    request: PurchaseRequest
+    request_version: int
+
+
+@dataclass(frozen=True)
+class DeadLink:
+    """A link that decides nothing. `reason` is for the person holding it.
+
+    `request` is set only when the signature was good (the link was really ours), so
+    the page can offer to sign in and open the request; a forged link learns nothing.
+    """
+
+    reason: str
+    status: int
+    request: PurchaseRequest | None = None
+
+
+def decision_link_check(*, token: str) -> LiveLink | DeadLink:
+    """What `token` may do right now. Reads only: it never changes anything.
+
+    approval_step_decide re-checks the step, the assignment and the version under row
+    locks when the link is used, so a decision raced in between still loses cleanly.
+    """
+    try:
+        parsed = _parsed(signing.loads(token, salt=SALT, max_age=_max_age_seconds()))
+    except signing.SignatureExpired:
+        # Genuine but too old: say so, and still point to the request.
+        hours = settings.APPROVAL_LINK_MAX_AGE_HOURS
+        expired = _expired_contents(token)
+        step = _step(expired.step_id) if expired else None
+        return DeadLink(
+            reason=f"Approval links work for {hours} hours, and this one has expired.",
+            status=410,
+            request=step.request if step else None,
+        )
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return DeadLink(
+            reason="This link was changed or cut short: it is not one we sent.", status=400
+        )
+
+    step = _step(parsed.step_id)
+    if step is None:
+        return DeadLink(reason="The approval step it was sent for no longer exists.", status=410)
+    request = step.request
+    approver = User.objects.filter(pk=parsed.approver_id).first()
+    if approver is None or not approver.is_active:
+        return DeadLink(
+            reason="The account this link was sent to is no longer active.",
+            status=410,
+            request=request,
+        )
+    if step.state != StepState.PENDING and step.decided_by_id:
+        return DeadLink(
+            reason=f'"{step.name}" was already decided by {step.decided_by} '
+            f"({step.get_state_display().lower()}).",
+            status=410,
+            request=request,
+        )
+    if request.state != RequestState.PENDING_APPROVAL:
+        return DeadLink(
+            reason=f"{request.reference} is {request.get_state_display().lower()}: "
+            "it no longer waits for this approval.",
+            status=410,
+            request=request,
+        )
+    if step.state != StepState.PENDING:
+        return DeadLink(
+            reason=f'"{step.name}" is {step.get_state_display().lower()}: '
+            "it cannot be decided now.",
+            status=410,
+            request=request,
+        )
+    if request.version != parsed.request_version:
+        return DeadLink(
+            reason=f"{request.reference} has changed since this email was sent.",
+            status=410,
+            request=request,
+        )
+    assignment = step.approvers.filter(approver=approver).first()
+    if assignment is None:
+        return DeadLink(
+            reason=f'{approver} is not, or no longer, asked to decide "{step.name}".',
+            status=410,
+            request=request,
+        )
+    if assignment.decision != Decision.PENDING:
+        return DeadLink(
+            reason=f'{approver} already answered "{step.name}" '
+            f"({assignment.get_decision_display().lower()}).",
+            status=410,
+            request=request,
+        )
+    return LiveLink(
+        step=step,
+        assignment=assignment,
+        approver=approver,
+        request=request,
+        request_version=parsed.request_version,
+    )
+
+
+def _expired_contents(token: str) -> DecisionToken | None:
+    """The contents of a genuine token regardless of its age (for the "expired" page only)."""
+    try:
+        return _parsed(signing.loads(token, salt=SALT, max_age=None))
+    except (signing.BadSignature, KeyError, TypeError, ValueError):
+        return None
+
+
+def _step(step_id: int) -> ApprovalStep | None:
+    return (
+        ApprovalStep.objects.select_related(
+            "request", "request__requester", "request__department", "decided_by"
+        )
+        .filter(pk=step_id)
+        .first()
+    )
+
+
+def decision_link_needs_signin(*, request: PurchaseRequest) -> bool:
+    """Whether a link may not decide `request` without a password (APPROVAL_EMAIL_SIGNIN_ABOVE).
+
+    The total is compared in the base currency; when it cannot be converted, the link
+    asks to sign in rather than guess.
+    """
+    limit: Decimal | None = settings.APPROVAL_EMAIL_SIGNIN_ABOVE
+    if limit is None:
+        return False
+    try:
+        total = RequestFacts.of(request).total_in_base
+    except MissingExchangeRate:
+        return True
+    return total > limit
+
+
+def signin_url(*, request: PurchaseRequest | None) -> str:
+    """The login page, then the request (or the request list when we do not know which)."""
+    target = reverse("requests:detail", args=[request.pk]) if request else reverse("requests:list")
+    return reverse("login") + "?" + urlencode({"next": target})

@@ -1,4 +1,14 @@
+"""Pages of the approvals app, mounted at /approvals/ (namespace "approvals")."""
+
 from __future__ import annotations
 
+from django.urls import URLPattern, path
+
+from approvals import views
+
 app_name = "approvals"
-urlpatterns: list[object] = []
+
+urlpatterns: list[URLPattern] = [
+    path("", views.inbox, name="inbox"),
+    path("bulk-approve/", views.bulk_approve, name="bulk-approve"),
+]

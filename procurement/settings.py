@@ -13,7 +13,7 @@ import dj_database_url
 import pycountry
 from django.core.exceptions import ImproperlyConfigured
 
-from procurement.env import env_bool, env_int, env_list, env_str, local_secret_key
+from procurement.env import env_bool, env_decimal, env_int, env_list, env_str, local_secret_key
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -75,6 +75,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "procurement.context_processors.platform",
+                "approvals.context_processors.pending_approvals",
             ],
         },
     },
@@ -145,6 +146,23 @@ if BASE_CURRENCY not in CURRENCIES:
 # --- Approvals ---------------------------------------------------------------
 # How long an emailed Approve/Reject link works (it also dies once the step is decided).
 APPROVAL_LINK_MAX_AGE_HOURS = env_int("APPROVAL_LINK_MAX_AGE_HOURS", 72, minimum=1)
+# Above this total (base currency) an emailed link only asks the approver to sign in and
+# decide on the request page; unset means links may decide requests of any amount.
+APPROVAL_EMAIL_SIGNIN_ABOVE = env_decimal("APPROVAL_EMAIL_SIGNIN_ABOVE", None)
+# Daily digest of pending approvals: sent from this local hour (0-23) on, at most
+# APPROVAL_REMINDER_MAX times per step and approver (0 turns reminders off).
+APPROVAL_REMINDER_HOUR = env_int("APPROVAL_REMINDER_HOUR", 9, minimum=0)
+if APPROVAL_REMINDER_HOUR > 23:
+    raise ImproperlyConfigured(f"APPROVAL_REMINDER_HOUR={APPROVAL_REMINDER_HOUR} must be 0-23.")
+APPROVAL_REMINDER_MAX = env_int("APPROVAL_REMINDER_MAX", 3, minimum=0)
+# An approved request amended to a total more than this much above its approved total
+# needs approving again.
+APPROVAL_REAPPROVAL_TOLERANCE_PERCENT = env_int(
+    "APPROVAL_REAPPROVAL_TOLERANCE_PERCENT", 10, minimum=0
+)
+# Inbox items whose total (base currency) is below this, and that are neither software nor
+# personal data, may be approved in bulk; everything else is decided one by one.
+APPROVAL_BULK_MAX_TOTAL = env_int("APPROVAL_BULK_MAX_TOTAL", 1000, minimum=0)
 
 # --- Files ------------------------------------------------------------------
 STATIC_URL = "static/"
@@ -220,6 +238,10 @@ CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "procurement.tasks.worker_heartbeat", "schedule": 60.0},
+    # Scans of the database for what is due: never long countdowns, which die with a worker.
+    "approval-delegations": {"task": "approvals.tasks.start_due_delegations", "schedule": 600.0},
+    "approval-escalations": {"task": "approvals.tasks.escalate_overdue_steps", "schedule": 600.0},
+    "approval-reminders": {"task": "approvals.tasks.send_due_reminders", "schedule": 600.0},
 }
 
 # --- REST API ---------------------------------------------------------------
@@ -249,6 +271,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    # Requests and approval steps both have a `state`: name each set of choices.
+    "ENUM_NAME_OVERRIDES": {
+        "RequestStateEnum": "requests.models.RequestState",
+        "ApprovalStepStateEnum": "approvals.models.StepState",
+    },
 }
 
 # --- Security (production is DEBUG off; `manage.py check --deploy` is clean) ---
@@ -271,7 +298,26 @@ X_FRAME_OPTIONS = "DENY"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
+    # An emailed approval link's token is a credential: cut it out of every record.
+    "filters": {"redact_links": {"()": "procurement.log_filters.RedactApprovalLinks"}},
     "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "handlers": {
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": "plain",
+            "filters": ["redact_links"],
+        }
+    },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
+    # Request lines (runserver; gunicorn --access-logfile) go through the filtered console; the
+    # filter on the logger also covers any handler added elsewhere (gunicorn adds its own).
+    "loggers": {
+        "django.server": {"handlers": ["console"], "filters": ["redact_links"], "propagate": False},
+        "gunicorn.access": {
+            "handlers": ["console"],
+            "filters": ["redact_links"],
+            "propagate": False,
+        },
+        "django.request": {"filters": ["redact_links"]},
+    },
 }

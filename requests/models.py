@@ -164,6 +164,10 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
     def start_approval(self) -> None:
         """Fired by the approvals workflow when it freezes the route (a later issue)."""
 
+    @transition(field=state, source=RequestState.APPROVED, target=RequestState.PENDING_APPROVAL)
+    def require_reapproval(self) -> None:
+        """Fired by the approvals workflow when an amendment raises the total past the tolerance."""
+
     @transition(
         field=state,
         source=AWAITING_DECISION,

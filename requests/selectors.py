@@ -9,6 +9,7 @@ from typing import Literal
 from django.db.models import Exists, OuterRef, Q, QuerySet
 
 from procurement.models import ROLES_SEEING_ALL_REQUESTS, AuditEntry, User
+from requests import workflow
 from requests.models import Comment, PurchaseRequest
 
 
@@ -25,12 +26,16 @@ def purchase_request_visible_to(user: User) -> QuerySet[PurchaseRequest]:
     if user.has_role(*ROLES_SEEING_ALL_REQUESTS):
         return requests
     mentioned = Comment.mentions.through.objects.filter(comment__request=OuterRef("pk"), user=user)
-    return requests.filter(
+    visible = Q(
         Q(requester=user)
         | Q(requester__manager=user)
         | Q(department__head=user)
         | Exists(mentioned)
     )
+    # Higher apps add who else may see a request (approvals: its approvers); see workflow.py.
+    for rule in workflow.visibility_rules():
+        visible |= rule(user)
+    return requests.filter(visible)
 
 
 @dataclass(frozen=True)

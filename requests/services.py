@@ -132,6 +132,14 @@ def _replace_line_items(request: PurchaseRequest, items: Sequence[LineItemInput]
     request.total = sum((line_amount(r.quantity, r.unit_price) for r in rows), Decimal("0.00"))
 
 
+def purchase_request_line_items_replace(
+    *, request: PurchaseRequest, items: Sequence[LineItemInput]
+) -> None:
+    """Validate and replace the line items of a request the caller has locked; sets (does not
+    save) its total. For amendments by a higher app (approvals re-approval)."""
+    _replace_line_items(request, items)
+
+
 def purchase_request_create(
     *, requester: User, data: RequestInput, attachments: Sequence[UploadedFile] = ()
 ) -> PurchaseRequest:

@@ -17,10 +17,12 @@ from django.core.paginator import Paginator
 from django.db import transaction
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseBadRequest
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procurement.errors import ApplicationError, NotFound
+from requests import workflow
 from requests.forms import (
     LINE_ITEM_ROWS_MAX,
     ActionForm,
@@ -300,11 +302,22 @@ class TimelineEntry:
     verb: str
 
 
+# Audit actions that are not request transitions: the approvals workflow writes them on the
+# request's timeline. The audit comment carries the step's name (and the reason).
+_TIMELINE_VERBS = {
+    "created": "created the request",
+    "approval_started": "sent it for approval",
+    "auto_approved": "approved it automatically",
+    "approved_step": "approved the step",
+    "escalated": "escalated the step",
+}
+
+
 def _timeline_verb(event: TimelineEvent) -> str:
     if event.kind == "comment":
         return "commented"
-    if event.action == "created":
-        return "created the request"
+    if event.action in _TIMELINE_VERBS:
+        return _TIMELINE_VERBS[event.action]
     action = ACTIONS.get(event.action)
     return action.past if action else event.action.replace("_", " ")
 
@@ -328,6 +341,13 @@ def _render_detail(
         TimelineEntry(event=event, verb=_timeline_verb(event))
         for event in purchase_request_timeline(request=purchase_request)
     ]
+    # Sections higher apps add (approvals: the route), rendered here in the order registered.
+    panels = []
+    for panel in workflow.detail_panels():
+        rendered = panel(purchase_request, user)
+        if rendered is not None:
+            template_name, panel_context = rendered
+            panels.append(render_to_string(template_name, panel_context, request=request))
     return render(
         request,
         "requests/detail.html",
@@ -337,6 +357,7 @@ def _render_detail(
             "timeline": timeline,
             "comment_form": comment_form or CommentForm(),
             "can_edit": not _edit_refusal(purchase_request, user),
+            "panels": panels,
         },
         status=status,
     )

@@ -9,9 +9,12 @@ is decided directly by the requester's line manager or department head.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
+    from django.db.models import Q
+
     from procurement.models import User
     from requests.models import PurchaseRequest
 
@@ -54,3 +57,39 @@ def install(workflow: Workflow) -> None:
 
 def current() -> Workflow:
     return _installed
+
+
+# --- Detail panels ----------------------------------------------------------
+# A higher app adds a section to the request page (approvals: the route) without requests
+# importing it. A panel returns (template name, context) to render, or None to show nothing.
+
+DetailPanel = Callable[["PurchaseRequest", "User"], "tuple[str, dict[str, Any]] | None"]
+_detail_panels: list[DetailPanel] = []
+
+
+def register_detail_panel(panel: DetailPanel) -> None:
+    # ready() can run more than once (tests, management commands): register a panel once.
+    if panel not in _detail_panels:
+        _detail_panels.append(panel)
+
+
+def detail_panels() -> list[DetailPanel]:
+    return list(_detail_panels)
+
+
+# --- Extra visibility -------------------------------------------------------
+# Someone asked to approve a request must be able to open it (a legal reviewer sees no other
+# requests). requests.selectors.purchase_request_visible_to adds each registered condition:
+# fn(user) -> Q on PurchaseRequest.
+
+VisibilityRule = Callable[["User"], "Q"]
+_visibility_rules: list[VisibilityRule] = []
+
+
+def register_visibility(rule: VisibilityRule) -> None:
+    if rule not in _visibility_rules:
+        _visibility_rules.append(rule)
+
+
+def visibility_rules() -> list[VisibilityRule]:
+    return list(_visibility_rules)

@@ -54,7 +54,7 @@ def test_it_lists_every_variable_the_settings_read(tmp_path: Path) -> None:
     documented = set(_production_env(tmp_path))
     settings_source = (Path(settings.BASE_DIR) / "procurement" / "settings.py").read_text()
 
-    read = set(re.findall(r'env_(?:str|bool|int|list)\(\s*"([A-Z0-9_]+)"', settings_source))
+    read = set(re.findall(r'env_(?:str|bool|int|decimal|list)\(\s*"([A-Z0-9_]+)"', settings_source))
 
     assert read, "found no env_* calls in settings.py"
     assert read <= documented, f"missing from {EXAMPLE.name}: {sorted(read - documented)}"

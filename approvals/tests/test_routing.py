@@ -250,3 +250,20 @@ def test_it_refuses_to_submit_without_a_line_manager_when_one_is_needed(org):
     with pytest.raises(InvalidInput, match="no line manager"):
         purchase_request_transition(request_id=draft.pk, by=loner, action="submit")
     assert PurchaseRequest.objects.get(pk=draft.pk).state == "draft"
+
+
+def test_it_needs_no_exchange_rate_when_no_rule_looks_at_amounts(org):
+    policy(
+        LINE_MANAGER,
+        {
+            "name": "Security",
+            "approver_kind": "role",
+            "approver_role": Role.SECURITY_REVIEWER,
+            "software_or_personal_data": True,
+            "min_total": Decimal("1"),
+        },
+    )
+
+    request = submitted(org, currency="CHF")  # no CHF rate, and the amount rule does not apply
+
+    assert [name for name, *_ in steps_of(request)] == ["Line manager"]

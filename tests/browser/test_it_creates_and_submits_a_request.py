@@ -41,15 +41,15 @@ def test_it_creates_and_submits_a_request_with_two_lines(org, page: Page, passwo
     screenshot(page, "detail-draft")
     page.get_by_role("button", name="Submit", exact=True).click()
 
-    expect(page.locator(".detail-head .badge")).to_have_text("Submitted")
+    expect(page.locator(".detail-head .badge")).to_have_text("Pending approval")
     timeline = page.locator("#timeline")
     expect(timeline).to_contain_text("Alice Asker submitted")
-    expect(timeline.locator("time")).to_have_count(2)  # created, then submitted
+    expect(timeline.locator("time")).to_have_count(3)  # created, submitted, sent for approval
     expect(page.locator(".line-table tfoot")).to_contain_text("2,950.01 EUR")
     screenshot(page, "detail")
 
     created = PurchaseRequest.objects.get()
-    assert created.state == "submitted"
+    assert created.state == "pending_approval"
     assert created.currency == "EUR"
     assert created.total == Decimal("2950.01")
     assert [line.description for line in created.line_items.all()] == ["Laptop", "USB-C dock"]

@@ -22,7 +22,7 @@ def test_it_returns_a_request_only_with_a_reason(org, page: Page, log_in_as, scr
     # The browser itself refuses an empty reason before anything is posted.
     reason = page.get_by_label("Reason to return for changes")
     assert reason.evaluate("element => element.validity.valueMissing") is True
-    expect(page.locator(".detail-head .badge")).to_have_text("Submitted")
+    expect(page.locator(".detail-head .badge")).to_have_text("Pending approval")
 
     reason.fill("The second quote is from the same reseller.")
     page.get_by_role("button", name="Return for changes").click()

@@ -1,0 +1,18 @@
+"""Who else may open a purchase request: everyone asked to decide one of its steps.
+
+Registered into requests.workflow from ApprovalsConfig.ready(); requests.selectors adds it to
+its own rules, so the request page, its API and its actions all let an approver in (a legal
+reviewer, say, sees no other requests). Past approvers keep seeing what they decided.
+"""
+
+from __future__ import annotations
+
+from django.db.models import Exists, OuterRef, Q
+
+from approvals.models import StepApprover
+from procurement.models import User
+
+
+def approvers_see_their_requests(user: User) -> Q:
+    asked = StepApprover.objects.filter(step__request=OuterRef("pk"), approver=user)
+    return Q(Exists(asked))

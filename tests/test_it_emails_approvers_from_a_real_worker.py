@@ -1,0 +1,98 @@
+"""Submitting a request makes a real Celery worker email its approver; a rolled-back
+submission queues nothing.
+
+The worker test reuses the broker and worker plumbing of test_it_runs_tasks_on_a_real_worker.py:
+Redis when REDIS_URL is set (as in CI), else kombu's filesystem transport in a folder of its own.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from django.db import transaction
+
+from approvals.models import ApprovalStep
+from approvals.tests.helpers import LINE_MANAGER, policy
+from procurement.models import Category
+from requests.models import PurchaseRequest
+from requests.services import purchase_request_transition
+from tests.factories import PurchaseRequestFactory
+from tests.test_it_runs_tasks_on_a_real_worker import (
+    _broker,
+    _celery_publishing_to,
+    _running_worker,
+    _wait_for_message,
+)
+
+
+@pytest.mark.integration
+@pytest.mark.django_db(transaction=True)  # committed rows, so that the worker sees them
+def test_it_emails_the_approver_from_a_real_worker(org, tmp_path: Path) -> None:
+    # An earlier transactional test's flush may have removed the seeded categories.
+    hardware, _ = Category.objects.get_or_create(code="hardware", defaults={"name": "Hardware"})
+    policy(LINE_MANAGER)
+    draft = PurchaseRequestFactory.create(
+        requester=org.requester,
+        department=org.department,
+        cost_centre=org.cost_centre,
+        category=hardware,
+    )
+    var_dir = tmp_path / "worker-var"
+    outbox = tmp_path / "worker-mail"
+    log = tmp_path / "worker.log"
+    broker_url, transport_options = _broker(var_dir)
+
+    with (
+        _running_worker(var_dir=var_dir, outbox=outbox, log=log) as worker,
+        _celery_publishing_to(broker_url, transport_options),
+    ):
+        # No surrounding transaction: the task is published when the submission commits.
+        request = purchase_request_transition(
+            request_id=draft.pk, by=org.requester, action="submit"
+        )
+        message = _wait_for_message(outbox, worker, log)
+
+    assert message["To"] == "mark@example.com"
+    assert message["Subject"] == (
+        f"Approval needed: {request.reference} {request.title} ({request.total} GBP)"
+    )
+    text = message.get_body(preferencelist=("plain",))
+    html = message.get_body(preferencelist=("html",))
+    assert text is not None
+    assert html is not None
+    assert "/approvals/email/" in text.get_content()
+    assert "Approve" in html.get_content()
+
+
+@pytest.mark.django_db
+def test_it_queues_nothing_when_the_submission_rolls_back(
+    org, django_capture_on_commit_callbacks, mailoutbox
+) -> None:
+    policy(LINE_MANAGER)
+    draft = PurchaseRequestFactory.create(
+        requester=org.requester, department=org.department, cost_centre=org.cost_centre
+    )
+
+    def submit_then_fail() -> None:
+        with transaction.atomic():
+            purchase_request_transition(request_id=draft.pk, by=org.requester, action="submit")
+            assert ApprovalStep.objects.filter(request=draft).exists()
+            raise RuntimeError("something later in the same transaction failed")
+
+    with (
+        django_capture_on_commit_callbacks(execute=True) as callbacks,
+        pytest.raises(RuntimeError, match="later in the same transaction"),
+    ):
+        submit_then_fail()
+
+    assert callbacks == []
+    assert mailoutbox == []
+    assert PurchaseRequest.objects.get(pk=draft.pk).state == "draft"
+    assert not ApprovalStep.objects.filter(request=draft).exists()
+
+    # The same submission, committed, does queue the approver's email.
+    with django_capture_on_commit_callbacks(execute=True) as callbacks:
+        purchase_request_transition(request_id=draft.pk, by=org.requester, action="submit")
+    assert len(callbacks) == 1
+    assert [m.to for m in mailoutbox] == [["mark@example.com"]]
