@@ -26,12 +26,23 @@ from approvals.inbox import InboxItem, approval_inbox_rows, inbox_items
 from approvals.models import ApprovalStep, Decision, Mode, StepApprover, StepState
 from approvals.route_panel import step_mode_label
 from approvals.selectors import approval_route
-from approvals.services import DECISION_OF_ACTION, approval_step_decide
+from approvals.services import (
+    DECISION_OF_ACTION,
+    approval_step_decide,
+    purchase_request_amend_approved,
+)
 from procurement.api import Pagination
 from procurement.errors import NotFound
 from procurement.models import User
-from requests.api import ERROR_BODY, PersonSerializer, PurchaseRequestRowSerializer
+from requests.api import (
+    ERROR_BODY,
+    LineItemInputSerializer,
+    PersonSerializer,
+    PurchaseRequestRowSerializer,
+    line_inputs,
+)
 from requests.selectors import purchase_request_get, purchase_request_visible_to
+from requests.services import MAX_LINE_ITEMS
 
 
 def _user(request: Request) -> User:
@@ -240,3 +251,58 @@ def _step_with_approvers(step_id: int) -> ApprovalStep:
         .prefetch_related(Prefetch("approvers", queryset=approvers))
         .get(pk=step_id)
     )
+
+
+class AmendInputSerializer(serializers.Serializer):
+    line_items: serializers.ListSerializer[Any] = serializers.ListSerializer(
+        child=LineItemInputSerializer(), min_length=1, max_length=MAX_LINE_ITEMS
+    )
+    comment = serializers.CharField(help_text="Why the approved request changes (required).")
+
+
+class ApprovedRequestAmendApi(APIView):
+    parser_classes = [JSONParser]
+
+    @extend_schema(
+        operation_id="approvals_request_amend",
+        summary="Procurement amends the line items of an approved request",
+        description=(
+            "Replaces the line items. If the new total is more than "
+            "APPROVAL_REAPPROVAL_TOLERANCE_PERCENT above the approved total, the request goes "
+            "back to `pending_approval` with a new route; otherwise it stays `approved`. "
+            "The request's version goes up either way."
+        ),
+        parameters=[
+            OpenApiParameter(
+                "request_id", int, OpenApiParameter.PATH, description="Purchase request id."
+            )
+        ],
+        request=AmendInputSerializer,
+        responses={
+            200: PurchaseRequestRowSerializer,
+            **{
+                code: OpenApiResponse(ERROR_BODY, description=text)
+                for code, text in {
+                    400: "No line items, a bad line, or no reason.",
+                    403: "Not procurement.",
+                    404: "No such request, or not visible to you.",
+                    409: "The request is not approved.",
+                }.items()
+            },
+        },
+        tags=["approvals"],
+    )
+    def post(self, request: Request, request_id: int) -> Response:
+        user = _user(request)
+        if purchase_request_get(user=user, request_id=request_id) is None:
+            raise NotFound("No such purchase request.")
+        serializer = AmendInputSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        purchase_request_amend_approved(
+            request_id=request_id,
+            by=user,
+            line_items=line_inputs(serializer.validated_data["line_items"]),
+            comment=serializer.validated_data["comment"],
+        )
+        amended = purchase_request_get(user=user, request_id=request_id)
+        return Response(PurchaseRequestRowSerializer(amended, context={"request": request}).data)

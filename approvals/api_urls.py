@@ -16,4 +16,5 @@ urlpatterns: list[URLPattern] = [
     path("inbox/", api.ApprovalInboxApi.as_view(), name="inbox"),
     path("requests/<int:request_id>/route/", api.ApprovalRouteApi.as_view(), name="route"),
     path("steps/<int:step_id>/decide/", api.ApprovalStepDecideApi.as_view(), name="step-decide"),
+    path("requests/<int:request_id>/amend/", api.ApprovedRequestAmendApi.as_view(), name="amend"),
 ]

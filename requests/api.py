@@ -424,7 +424,7 @@ class DraftChangesSerializer(PurchaseRequestInputSerializer):
         extra_kwargs = {name: {"required": False} for name in REQUEST_FIELDS}
 
 
-def _line_inputs(lines: list[dict[str, Any]]) -> list[LineItemInput]:
+def line_inputs(lines: list[dict[str, Any]]) -> list[LineItemInput]:
     return [LineItemInput(**line) for line in lines]
 
 
@@ -443,7 +443,7 @@ def _request_input(data: dict[str, Any], *, current: PurchaseRequest | None = No
 
     values = {name: value(name) for name in REQUEST_FIELDS}
     if "line_items" in data:
-        lines = _line_inputs(data["line_items"])
+        lines = line_inputs(data["line_items"])
     elif current is not None:
         lines = [
             LineItemInput(

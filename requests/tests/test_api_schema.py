@@ -38,6 +38,7 @@ def test_it_generates_a_valid_schema_without_a_single_warning(tmp_path: Path):
         "/api/requests/{request_id}/comments/",
         "/api/requests/{request_id}/attachments/",
         "/api/approvals/inbox/",
+        "/api/approvals/requests/{request_id}/amend/",
         "/api/approvals/requests/{request_id}/route/",
         "/api/approvals/steps/{step_id}/decide/",
     }
