@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from approvals.models import ApprovalStep, Decision, StepState
 from approvals.selectors import approval_route
-from approvals.tokens import decision_link_needs_signin, decision_url
+from approvals.tokens import decision_link_needs_signin, decision_links
 from procurement.services import email_send_once
 
 
@@ -33,15 +33,9 @@ def send_step_pending_emails(*, step_id: int) -> int:
             continue
         links = {}
         if not needs_signin:
-            links = {
-                f"{decision}_url": decision_url(
-                    step_id=step.pk,
-                    approver_id=person.pk,
-                    request_version=request.version,
-                    decision=decision,
-                )
-                for decision in ("approve", "reject")
-            }
+            links = decision_links(
+                step_id=step.pk, approver_id=person.pk, request_version=request.version
+            )
         sent += email_send_once(
             key=f"step-pending:{step.pk}:{person.pk}",
             to=person.email,

@@ -16,7 +16,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from approvals.models import ApprovalStep, Decision, StepApprover, StepState
-from approvals.tokens import decision_link_needs_signin, decision_url
+from approvals.tokens import decision_link_needs_signin, decision_links
 from procurement.models import User
 from procurement.services import email_send_once
 from requests.models import PurchaseRequest
@@ -85,15 +85,9 @@ def send_reminder_digest(*, approver_id: int, day: dt.date) -> bool:
             request = step.request
             links: dict[str, str] = {}
             if not decision_link_needs_signin(request=request):
-                links = {
-                    f"{decision}_url": decision_url(
-                        step_id=step.pk,
-                        approver_id=person.pk,
-                        request_version=request.version,
-                        decision=decision,
-                    )
-                    for decision in ("approve", "reject")
-                }
+                links = decision_links(
+                    step_id=step.pk, approver_id=person.pk, request_version=request.version
+                )
             waiting = now - (step.activated_at or now)
             items.append(
                 {
@@ -149,15 +143,9 @@ def send_escalation_emails(*, step_id: int, recipient_ids: list[int], reassigned
             and assignment
             and assignment.decision == Decision.PENDING
         ):
-            links = {
-                f"{decision}_url": decision_url(
-                    step_id=step.pk,
-                    approver_id=person.pk,
-                    request_version=request.version,
-                    decision=decision,
-                )
-                for decision in ("approve", "reject")
-            }
+            links = decision_links(
+                step_id=step.pk, approver_id=person.pk, request_version=request.version
+            )
         sent += email_send_once(
             key=f"step-escalated:{step.pk}:{person.pk}",
             to=person.email,

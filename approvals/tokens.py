@@ -79,6 +79,19 @@ def decision_url(
     return url
 
 
+def decision_links(*, step_id: int, approver_id: int, request_version: int) -> dict[str, str]:
+    """{"approve_url": ..., "reject_url": ...} for an email template."""
+    return {
+        f"{decision}_url": decision_url(
+            step_id=step_id,
+            approver_id=approver_id,
+            request_version=request_version,
+            decision=decision,
+        )
+        for decision in ("approve", "reject")
+    }
+
+
 # --- Checking a link against the database -------------------------------------
 
 
