@@ -29,6 +29,7 @@ from approvals.tokens import (
     LiveLink,
     decision_link_check,
     decision_link_needs_signin,
+    email_signin_limit,
     signin_url,
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -84,7 +85,7 @@ def decision_confirm(request: HttpRequest, token: str) -> HttpResponse:
             "approvals/email_signin.html",
             link,
             status=403 if refused else 200,
-            limit=settings.APPROVAL_EMAIL_SIGNIN_ABOVE,
+            limit=email_signin_limit(request=link.request),
             base_currency=settings.BASE_CURRENCY,
             refused=refused,
         )

@@ -37,6 +37,16 @@ class ApprovalPolicy(models.Model):
         validators=[MinValueValidator(Decimal("0"))],
         help_text="In the base currency: below this, a request no rule matches is approved automatically.",
     )
+    email_signin_above = models.DecimalField(
+        "email links need sign-in above",
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="In the base currency. Above it, an emailed link asks the approver to sign in "
+        "instead of deciding. Empty: the platform's APPROVAL_EMAIL_SIGNIN_ABOVE setting applies.",
+    )
     one_decision_per_person = models.BooleanField(
         default=True, help_text="One person may not decide two steps of the same request."
     )

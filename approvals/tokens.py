@@ -18,7 +18,7 @@ from django.core import signing
 from django.urls import reverse
 
 from approvals.conditions import RequestFacts
-from approvals.models import ApprovalStep, Decision, StepApprover, StepState
+from approvals.models import ApprovalPolicy, ApprovalStep, Decision, StepApprover, StepState
 from procurement.models import User
 from procurement.money import MissingExchangeRate
 from requests.models import PurchaseRequest, RequestState
@@ -221,13 +221,36 @@ def _step(step_id: int) -> ApprovalStep | None:
     )
 
 
+def email_signin_limit(*, request: PurchaseRequest) -> Decimal | None:
+    """Above this total (base currency) an emailed link asks to sign in; None: never.
+
+    The policy's `email_signin_above` (the policy the request's route was frozen from, else
+    the active one), or the APPROVAL_EMAIL_SIGNIN_ABOVE setting when the policy leaves it empty.
+    """
+    step = (
+        ApprovalStep.objects.filter(request=request, rule__isnull=False)
+        .select_related("rule__policy")
+        .order_by("-round")
+        .first()
+    )
+    policy = (
+        step.rule.policy
+        if step and step.rule
+        else ApprovalPolicy.objects.filter(is_active=True).first()
+    )
+    if policy and policy.email_signin_above is not None:
+        return policy.email_signin_above
+    limit: Decimal | None = settings.APPROVAL_EMAIL_SIGNIN_ABOVE
+    return limit
+
+
 def decision_link_needs_signin(*, request: PurchaseRequest) -> bool:
-    """Whether a link may not decide `request` without a password (APPROVAL_EMAIL_SIGNIN_ABOVE).
+    """Whether a link may not decide `request` without a password (see email_signin_limit).
 
     The total is compared in the base currency; when it cannot be converted, the link
     asks to sign in rather than guess.
     """
-    limit: Decimal | None = settings.APPROVAL_EMAIL_SIGNIN_ABOVE
+    limit = email_signin_limit(request=request)
     if limit is None:
         return False
     try:

@@ -112,3 +112,18 @@ def test_it_refuses_a_malformed_amount_at_start_up(tmp_path: Path, value):
 
     assert result.returncode != 0
     assert "APPROVAL_EMAIL_SIGNIN_ABOVE" in result.stderr
+
+
+def test_it_takes_the_limit_from_the_policy_before_the_setting(org, settings):
+    from approvals.models import ApprovalPolicy
+
+    settings.APPROVAL_EMAIL_SIGNIN_ABOVE = Decimal("100000")
+    step = waiting_for_mark(org, total_lines=3)  # 7,500.00 GBP, routed by the active policy
+    ApprovalPolicy.objects.filter(is_active=True).update(email_signin_above=Decimal("5000"))
+
+    shown = Client().get(link_path(step, org.manager))
+    posted = Client().post(link_path(step, org.manager), {"decision": "approve"})
+
+    assert "Requests above 5,000.00 GBP are decided signed in" in shown.content.decode()
+    assert posted.status_code == 403
+    assert "Nothing was decided." in posted.content.decode()
