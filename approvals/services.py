@@ -814,6 +814,54 @@ def approval_step_escalate(*, step_id: int, now: dt.datetime | None = None) -> b
     return True
 
 
+# --- Expiry -----------------------------------------------------------------
+
+
+def approval_steps_stale(*, now: dt.datetime) -> list[int]:
+    """Ids of steps pending for longer than APPROVAL_STEP_EXPIRY_DAYS, oldest first."""
+    days = settings.APPROVAL_STEP_EXPIRY_DAYS
+    if days == 0:
+        return []
+    return list(
+        ApprovalStep.objects.filter(
+            state=StepState.PENDING, activated_at__lte=now - dt.timedelta(days=days)
+        )
+        .order_by("activated_at", "id")
+        .values_list("pk", flat=True)
+    )
+
+
+def approval_step_expire(*, step_id: int, now: dt.datetime | None = None) -> bool:
+    """Expire a step nobody decided in time; the request goes back to its requester.
+
+    Locks the request row, then the step row, and re-checks under the lock, so a run that
+    races a decision does nothing (returns False). The requester is emailed on commit, as
+    for any return, and may resubmit, which routes the request afresh.
+    """
+    now = now or timezone.now()
+    days = settings.APPROVAL_STEP_EXPIRY_DAYS
+    with transaction.atomic():
+        request, step = _lock_request_and_step(step_id)
+        if (
+            days == 0
+            or step.state != StepState.PENDING
+            or step.activated_at is None
+            or step.activated_at > now - dt.timedelta(days=days)
+        ):
+            return False
+        step.expire()
+        step.save()
+        step.approvers.filter(decision=Decision.PENDING).update(decision=Decision.NOT_NEEDED)
+        purchase_request_apply(
+            request=request,
+            by=None,
+            action="return",
+            comment=f'"{step.name}" expired: nobody decided it within {days} days. '
+            "Resubmit it if it is still needed.",
+        )
+    return True
+
+
 # --- Re-approval ------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """Side effects of approvals, run by the Celery worker. Thin: load by id, call a service.
 
-The scans (start_due_delegations, escalate_overdue_steps, send_due_reminders) are run by
+The scans (start_due_delegations, escalate_overdue_steps, send_due_reminders,
+expire_stale_steps) are run by
 Celery beat every few minutes (CELERY_BEAT_SCHEDULE); each is safe to run twice.
 """
 
@@ -46,6 +47,15 @@ def escalate_overdue_steps() -> int:
     return sum(
         services.approval_step_escalate(step_id=step_id, now=now)
         for step_id in services.approval_steps_overdue(now=now)
+    )
+
+
+@shared_task
+def expire_stale_steps() -> int:
+    now = timezone.now()
+    return sum(
+        services.approval_step_expire(step_id=step_id, now=now)
+        for step_id in services.approval_steps_stale(now=now)
     )
 
 

@@ -157,6 +157,9 @@ if APPROVAL_REMINDER_HOUR > 23:
 APPROVAL_REMINDER_MAX = env_int("APPROVAL_REMINDER_MAX", 3, minimum=0)
 # An approved request amended to a total more than this much above its approved total
 # needs approving again.
+# A step nobody decides for this many days expires, and the request goes back to the requester
+# (0: steps never expire).
+APPROVAL_STEP_EXPIRY_DAYS = env_int("APPROVAL_STEP_EXPIRY_DAYS", 30, minimum=0)
 APPROVAL_REAPPROVAL_TOLERANCE_PERCENT = env_int(
     "APPROVAL_REAPPROVAL_TOLERANCE_PERCENT", 10, minimum=0
 )
@@ -242,6 +245,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "approval-delegations": {"task": "approvals.tasks.start_due_delegations", "schedule": 600.0},
     "approval-escalations": {"task": "approvals.tasks.escalate_overdue_steps", "schedule": 600.0},
     "approval-reminders": {"task": "approvals.tasks.send_due_reminders", "schedule": 600.0},
+    "approval-expiry": {"task": "approvals.tasks.expire_stale_steps", "schedule": 3600.0},
 }
 
 # --- REST API ---------------------------------------------------------------
