@@ -155,8 +155,12 @@ def send_escalation_emails(*, step_id: int, recipient_ids: list[int], reassigned
                 "step": step,
                 "request": request,
                 "reassigned": reassigned,
+                # Who is late: not whoever already gave their decision (one of "all of" a group).
                 "late_approvers": [
-                    a.acting_as for a in late.values() if a.approver.manager_id == person.pk
+                    a.acting_as
+                    for a in late.values()
+                    if a.approver.manager_id == person.pk
+                    and a.decision in (Decision.PENDING, Decision.NOT_NEEDED)
                 ],
                 "url": _request_url(request),
                 "link_hours": settings.APPROVAL_LINK_MAX_AGE_HOURS,

@@ -19,7 +19,10 @@ def approval_route(*, request: PurchaseRequest) -> list[ApprovalStep]:
         .select_related("decided_by")
         .prefetch_related(
             Prefetch(
-                "approvers", queryset=StepApprover.objects.select_related("approver").order_by("id")
+                "approvers",
+                queryset=StepApprover.objects.select_related("approver", "on_behalf_of").order_by(
+                    "id"
+                ),
             )
         )
         .order_by("stage", "position", "id")

@@ -424,6 +424,32 @@ class ApprovalWorkflow:
                 request=request, defaults={"total": request.total, "approved_at": timezone.now()}
             )
 
+    def refusal(self, request: PurchaseRequest, user: User) -> Conflict | None:
+        """Someone else decided the step `user` was asked to decide (a stale page): say who."""
+        if request.state != RequestState.PENDING_APPROVAL or request.requester_id == user.pk:
+            return None
+        last_round = request.approval_steps.aggregate(last=Max("round"))["last"]
+        taken = (
+            StepApprover.objects.select_related("step__decided_by")
+            .filter(
+                step__request=request,
+                step__round=last_round,
+                approver=user,
+                decision=Decision.NOT_NEEDED,
+                step__decided_by__isnull=False,
+            )
+            .exclude(step__decided_by=user)
+            .order_by("-step__decided_at")
+            .first()
+        )
+        if taken is None:
+            return None
+        step = taken.step
+        return Conflict(
+            f'"{step.name}" was already decided by {step.decided_by} '
+            f"({step.get_state_display().lower()})."
+        )
+
     def decide(self, *, request: PurchaseRequest, by: User, action: str, comment: str) -> None:
         assignment = pending_assignment(request=request, user=by)
         if assignment is None:
@@ -448,12 +474,17 @@ def delegation_active(*, person_id: int, on: dt.date) -> Delegation | None:
 def _stand_in(person: User, *, request: PurchaseRequest, on: dt.date) -> User:
     """Who decides in `person`'s place on `on`: the end of their delegation chain, or themselves.
 
-    Never the requester: a chain ending at the requester goes to the requester's own
+    Never the requester: a chain reaching the requester goes to the requester's own
     manager instead (segregation of duties), or stays with `person` when there is none.
     """
     target = person
     seen = {person.pk}
-    while (delegation := delegation_active(person_id=target.pk, on=on)) is not None:
+    # A chain reaching the requester stops there: the requester may not pick, through their
+    # own delegation, who decides their request.
+    while (
+        target.pk != request.requester_id
+        and (delegation := delegation_active(person_id=target.pk, on=on)) is not None
+    ):
         delegate = delegation.delegate
         if delegate.pk in seen or not delegate.is_active:
             break  # cycles are refused on create; this only guards against a race
@@ -784,6 +815,11 @@ def approval_step_escalate(*, step_id: int, now: dt.datetime | None = None) -> b
             if not reassign:
                 notes.append(f"{manager}, manager of {person}, was told")
                 recipients.append(manager.pk)
+                continue
+            if manager.pk == request.requester_id:
+                # Segregation of duties: the requester's own report is late. Neither the
+                # requester nor their delegate (on their behalf) may take it; it stays.
+                notes.append(f"{person} has no manager to escalate to but the requester")
                 continue
             to = _stand_in(manager, request=request, on=today)
             new = _move_assignment(

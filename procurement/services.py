@@ -7,6 +7,7 @@ import logging
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
 from django.db import IntegrityError, models, transaction
+from django.template import Context, Engine
 from django.template.loader import render_to_string
 
 from procurement.models import AuditEntry, SentEmail, User
@@ -42,7 +43,9 @@ def email_send_once(*, key: str, to: str, template: str, context: dict[str, obje
     raises, the row is rolled back and a retry sends again; if the row already
     exists (a retried or duplicated task), nothing is sent. Returns whether it sent.
     """
-    subject = render_to_string(f"emails/{template}/subject.txt", context).strip()
+    # A subject is plain text, as body.txt is: without autoescape, "Tom's" stays "Tom's".
+    subject_template = Engine.get_default().get_template(f"emails/{template}/subject.txt")
+    subject = subject_template.render(Context(context, autoescape=False)).strip()
     subject = " ".join(subject.split())  # a header must be one line
     text = render_to_string(f"emails/{template}/body.txt", context)
     html = render_to_string(f"emails/{template}/body.html", context)

@@ -69,7 +69,8 @@ def purchase_request_list(*, user: User, filters: RequestFilters) -> QuerySet[Pu
         text = filters.q.strip()
         reference = text.upper().removeprefix("PR-")
         match = Q(title__icontains=text)
-        if reference.isdigit():
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        if reference.isdecimal():
             match |= Q(pk=int(reference))
         requests = requests.filter(match)
     return requests.order_by("-created_at", "-id")

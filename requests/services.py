@@ -39,6 +39,8 @@ from requests.validators import validate_not_in_past
 logger = logging.getLogger(__name__)
 
 MAX_LINE_ITEMS = 200
+# PurchaseRequest.total is max_digits=16, decimal_places=2: a total must stay below 10^14.
+TOTAL_LIMIT = Decimal(10) ** 14
 # What a requester fills in; everything else on a request is computed or set by transitions.
 REQUEST_FIELDS = (
     "title",
@@ -127,9 +129,14 @@ def _replace_line_items(request: PurchaseRequest, items: Sequence[LineItemInput]
             row.full_clean(exclude=["request"])
         except ValidationError as error:
             raise _invalid(error, prefix=f"line_items[{index}].") from None
+    total = sum((line_amount(r.quantity, r.unit_price) for r in rows), Decimal("0.00"))
+    # Each line fits its columns, yet their products can overflow the total's: refuse, not a 500.
+    if total >= TOTAL_LIMIT:
+        message = "The total of the line items is too large."
+        raise InvalidInput(message, fields={"line_items": [message]})
     request.line_items.all().delete()
     LineItem.objects.bulk_create(rows)
-    request.total = sum((line_amount(r.quantity, r.unit_price) for r in rows), Decimal("0.00"))
+    request.total = total
 
 
 def purchase_request_line_items_replace(
@@ -351,7 +358,9 @@ def purchase_request_transition(
                 f"it cannot be {spec.past} now."
             )
         if not meta.has_transition_perm(request, from_state, by):
-            raise NotAllowed(_refusal(action, request))
+            # A second approver whose step was decided meanwhile hears who decided it (409).
+            known = workflow.current().refusal(request, by) if action in DECISIONS else None
+            raise known or NotAllowed(_refusal(action, request))
         if not meta.conditions_met(request, from_state):
             if action == "submit":
                 raise InvalidInput(

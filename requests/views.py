@@ -78,7 +78,8 @@ def request_list(request: HttpRequest) -> HttpResponse:
     state = request.GET.get("state", "")
     if state not in RequestState.values:
         state = ""
-    q = request.GET.get("q", "").strip()[:200]
+    # A NUL cannot be searched for, and PostgreSQL refuses it in a query outright.
+    q = request.GET.get("q", "").replace("\x00", "").strip()[:200]
     requests = purchase_request_list(
         user=_user(request), filters=RequestFilters(scope=scope, state=state, q=q)
     )
@@ -282,7 +283,7 @@ def line_item_row(request: HttpRequest) -> HttpResponse:
     The response also replaces TOTAL_FORMS (out of band), so the next click gets the next number.
     """
     raw = request.GET.get("line_items-TOTAL_FORMS", "")
-    if not raw.isdigit() or int(raw) >= LINE_ITEM_ROWS_MAX:
+    if not raw.isdecimal() or int(raw) >= LINE_ITEM_ROWS_MAX:  # isdigit() passes "²"
         return HttpResponseBadRequest("No more line items can be added.")
     index = int(raw)
     form = line_item_formset().new_row(index)

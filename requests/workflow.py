@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from django.db.models import Q
 
+    from procurement.errors import ApplicationError
     from procurement.models import User
     from requests.models import PurchaseRequest
 
@@ -28,6 +29,9 @@ class Workflow(Protocol):
 
     def decide(self, *, request: PurchaseRequest, by: User, action: str, comment: str) -> None:
         """Record `by`'s decision (approve, reject or return) on the locked `request`."""
+
+    def refusal(self, request: PurchaseRequest, user: User) -> ApplicationError | None:
+        """Why `user` may not decide `request` now, when more is known than "not an approver"."""
 
 
 class DirectDecision:
@@ -45,6 +49,9 @@ class DirectDecision:
         from requests.services import purchase_request_apply
 
         purchase_request_apply(request=request, by=by, action=action, comment=comment)
+
+    def refusal(self, request: PurchaseRequest, user: User) -> ApplicationError | None:
+        return None
 
 
 _installed: Workflow = DirectDecision()

@@ -222,6 +222,24 @@ def test_it_decides_through_the_request_actions_too(org):
     assert state_of(request) == "approved"
 
 
+def test_it_tells_the_second_approver_from_the_request_page_who_already_decided(org):
+    UserFactory.create(
+        username="frank", first_name="Frank", last_name="Figures", roles=[Role.FINANCE]
+    )
+    policy(
+        {"name": "Finance", "approver_kind": "role", "approver_role": Role.FINANCE, "mode": "any"},
+        {**LINE_MANAGER, "stage": 2},
+    )
+    request = submitted(org)
+    frank = org.finance.__class__.objects.get(username="frank")
+    purchase_request_transition(request_id=request.pk, by=org.finance, action="approve")
+
+    # Frank's page still showed the Approve button: he is told who beat him to it (409).
+    with pytest.raises(Conflict, match='"Finance" was already decided by Fiona Finance'):
+        purchase_request_transition(request_id=request.pk, by=frank, action="approve")
+    assert steps_of(request)[1][2] == "pending"
+
+
 def test_it_closes_the_route_when_the_request_is_cancelled(org):
     policy(LINE_MANAGER)
     request = submitted(org)

@@ -220,6 +220,20 @@ def test_it_never_hands_a_step_to_the_requester_through_a_delegate(org):
         approval_step_decide(step_id=step.pk, by=org.requester, action="approve")
 
 
+def test_it_never_lets_the_requester_pass_a_step_on_to_their_own_delegate(org, xavier):
+    policy({"name": "Department head", "approver_kind": "department_head"})
+    # Hana delegates to Alice, and Alice (away too) to Xavier: Alice would pick who approves.
+    delegation_create(
+        delegator=org.head, delegate=org.requester, starts_on=today(), ends_on=days(2)
+    )
+    delegation_create(delegator=org.requester, delegate=xavier, starts_on=today(), ends_on=days(2))
+
+    request = submitted(org)
+
+    # As when the chain ends at Alice: up to Alice's own manager, on behalf of Hana.
+    assert pending(request) == [("mark", "hana")]
+
+
 def test_it_sends_the_step_of_an_approver_who_is_the_requester_up_not_to_their_delegate(
     org, xavier
 ):

@@ -144,3 +144,113 @@ def test_it_records_when_there_is_no_manager_to_escalate_to(org):
         "Mark Manager has no manager to escalate to."
     ]
     assert StepApprover.objects.get(step=step).decision == Decision.PENDING
+
+
+def test_it_names_only_the_approvers_still_to_decide_in_the_overdue_email(
+    org, django_capture_on_commit_callbacks, mailoutbox
+):
+    from procurement.models import Role
+    from tests.factories import UserFactory
+
+    UserFactory.create(
+        username="frank",
+        first_name="Frank",
+        last_name="Figures",
+        roles=[Role.FINANCE],
+        manager=org.head,
+    )
+    org.finance.manager = org.head
+    org.finance.save()
+    policy(
+        {
+            "name": "All finance",
+            "approver_kind": "role",
+            "approver_role": Role.FINANCE,
+            "mode": "all",
+            "on_overdue": "notify_manager",
+        }
+    )
+    request = submitted(org)
+    step = open_for(request, 49)
+    approval_step_decide(step_id=step.pk, by=org.finance, action="approve")
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert approval_step_escalate(step_id=step.pk) is True
+
+    [email] = mailoutbox
+    assert email.to == ["hana@example.com"]
+    # Fiona approved in time: only Frank is late.
+    assert "limit for Frank Figures." in email.body
+    assert "Fiona" not in email.body
+
+
+def test_it_never_reassigns_an_overdue_step_to_the_requester(
+    org, django_capture_on_commit_callbacks, mailoutbox
+):
+    # Hana (no manager of her own) asks; Fiona, who reports to Hana, is late to approve it.
+    org.finance.manager = org.head
+    org.finance.save()
+    policy(
+        {
+            "name": "Finance",
+            "approver_kind": "user",
+            "approver_user": org.finance,
+            "sla_hours": 24,
+            "on_overdue": "reassign",
+        }
+    )
+    request = submitted(org, requester=org.head)
+    step = open_for(request, 30)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert approval_step_escalate(step_id=step.pk) is True
+
+    assert list(
+        StepApprover.objects.filter(step=step).values_list("approver__username", "decision")
+    ) == [("fiona", Decision.PENDING)]
+    assert mailoutbox == []
+    assert escalations(request) == [
+        "Finance: pending for 30 hours, past its 24-hour limit; "
+        "Fiona Finance has no manager to escalate to but the requester."
+    ]
+
+
+def test_it_never_reassigns_an_overdue_step_to_the_requesters_delegate(
+    org, django_capture_on_commit_callbacks, mailoutbox
+):
+    from approvals.services import delegation_create
+
+    # Hana asks and is away; Fiona, who reports to Hana, is late to approve it.
+    org.finance.manager = org.head
+    org.finance.save()
+    delegation_create(
+        delegator=org.head,
+        delegate=org.procurement,
+        starts_on=timezone.localdate(),
+        ends_on=timezone.localdate() + dt.timedelta(days=3),
+    )
+    policy(
+        {
+            "name": "Finance",
+            "approver_kind": "user",
+            "approver_user": org.finance,
+            "sla_hours": 24,
+            "on_overdue": "reassign",
+        }
+    )
+    request = submitted(org, requester=org.head)
+    step = open_for(request, 30)
+    mailoutbox.clear()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        assert approval_step_escalate(step_id=step.pk) is True
+
+    # Pat would otherwise approve Hana's request on Hana's behalf.
+    assert list(
+        StepApprover.objects.filter(step=step).values_list(
+            "approver__username", "on_behalf_of__username", "decision"
+        )
+    ) == [("fiona", None, Decision.PENDING)]
+    assert mailoutbox == []

@@ -199,3 +199,39 @@ def test_it_says_when_the_system_approved_a_request_by_itself(org):
     timeline = text(org.client_for(org.requester).get(f"/requests/{request.pk}/"))
 
     assert "The system approved it automatically: No approval rule matched" in timeline
+
+
+@pytest.mark.parametrize("away", [1, 4])
+def test_it_loads_a_route_of_delegated_approvers_with_the_same_number_of_queries(
+    org, away, django_assert_num_queries
+):
+    import datetime as dt
+
+    from django.utils import timezone
+
+    from approvals.selectors import approval_route
+    from approvals.services import delegation_create
+
+    for n in range(away):
+        legal = UserFactory.create(username=f"legal{n}", roles=[Role.LEGAL])
+        delegation_create(
+            delegator=legal,
+            delegate=UserFactory.create(username=f"deputy{n}"),
+            starts_on=timezone.localdate(),
+            ends_on=timezone.localdate() + dt.timedelta(days=3),
+        )
+    policy(
+        {"name": "All legal", "approver_kind": "role", "approver_role": Role.LEGAL, "mode": "all"}
+    )
+    request = submitted(org)
+
+    # The latest round, its steps, their approvers (with who each stands in for).
+    with django_assert_num_queries(3):
+        stand_ins = [
+            str(a.on_behalf_of)
+            for step in approval_route(request=request)
+            for a in step.approvers.all()
+            if a.on_behalf_of_id
+        ]
+
+    assert len(stand_ins) == away

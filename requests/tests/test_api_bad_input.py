@@ -100,6 +100,31 @@ def test_it_refuses_a_bad_line_item_on_create(org, unchanged, field, value, mess
     assert response.json()["detail"] == f"line_items[1].{field}: {message}"
 
 
+def test_it_refuses_line_items_whose_total_is_too_large_to_store(org, unchanged):
+    # Each value fits its own column, but their product does not fit the total's 16 digits.
+    huge = line(quantity="999999999.999", unit_price="999999999999.99")
+
+    response = org.client_for(org.requester).post(
+        "/api/requests/", payload(org, line_items=[huge]), content_type="application/json"
+    )
+
+    assert_error(response, 400, "invalid")
+    assert "line_items" in response.json()["errors"]
+
+
+def test_it_refuses_an_edit_whose_total_is_too_large_and_keeps_the_old_lines(org):
+    draft = draft_for(org, line_items=2)
+    before = snapshot()
+    lines = [line(quantity="99999999", unit_price="999999.99")] * 2
+
+    response = org.client_for(org.requester).patch(
+        f"/api/requests/{draft.pk}/", {"line_items": lines}, content_type="application/json"
+    )
+
+    assert_error(response, 400, "invalid")
+    assert snapshot() == before
+
+
 @pytest.mark.parametrize(
     ("field", "value"),
     [("quantity", "0"), ("unit_price", "-5")],

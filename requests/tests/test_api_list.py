@@ -146,6 +146,14 @@ def test_it_searches_title_words_and_references(org):
     assert ids(client.get("/api/requests/", {"q": laptops.reference.lower()})) == {laptops.pk}
 
 
+def test_it_searches_for_a_superscript_digit_as_text(org):
+    squared = draft_for(org, title="Monitor 27² bundle")
+    client = org.client_for(org.requester)
+
+    assert ids(client.get("/api/requests/", {"q": "PR-²"})) == set()
+    assert ids(client.get("/api/requests/", {"q": "²"})) == {squared.pk}
+
+
 def test_it_does_not_find_an_invisible_request_by_its_reference(org, spread):
     response = org.client_for(org.requester).get(
         "/api/requests/", {"q": spread["outsider"].reference}

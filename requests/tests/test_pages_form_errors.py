@@ -87,6 +87,23 @@ def test_it_refuses_to_submit_without_line_items_and_keeps_no_draft_either(org, 
     assert_nothing_stored(settings)
 
 
+def test_it_refuses_line_items_whose_total_is_too_large_to_store(org, settings):
+    huge = {
+        "description": "Fleet",
+        "quantity": "999999999.999",
+        "unit": "each",
+        "unit_price": "999999999999.99",
+    }
+    data = request_form_data(org, lines=[huge])
+
+    response = org.client_for(org.requester).post("/requests/new/", data)
+
+    assert response.status_code == 400
+    errors = response.content.decode().split('id="line-items-errors"', 1)[1].split("</div>", 1)[0]
+    assert "The total of the line items is too large." in errors
+    assert_nothing_stored(settings)
+
+
 def test_it_refuses_an_oversized_attachment(org, settings):
     settings.ATTACHMENT_MAX_BYTES = 16
     big = SimpleUploadedFile("quote.pdf", PDF_BYTES, content_type="application/pdf")

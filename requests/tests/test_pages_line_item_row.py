@@ -65,6 +65,15 @@ def test_it_refuses_a_row_number_out_of_range(org, total):
     assert response.status_code == 400
 
 
+def test_it_refuses_a_row_number_written_in_other_digits(org):
+    # "²" is a digit to str.isdigit() but not a number to int(): a 400, not a crash.
+    response = org.client_for(org.requester).get(
+        "/requests/line-items/new/", {"line_items-TOTAL_FORMS": "²"}
+    )
+
+    assert response.status_code == 400
+
+
 def test_it_is_for_logged_in_users_and_only_answers_get(client, org):
     assert client.get("/requests/line-items/new/?line_items-TOTAL_FORMS=1").status_code == 302
     assert org.client_for(org.requester).post("/requests/line-items/new/").status_code == 405

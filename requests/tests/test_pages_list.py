@@ -99,6 +99,27 @@ def test_it_searches_titles_and_references(org):
     assert licences.reference not in by_reference
 
 
+def test_it_searches_for_a_superscript_digit_as_text(org):
+    squared = draft_for(org, title="Monitor 27² bundle")
+    client = org.client_for(org.requester)
+
+    response = client.get("/requests/", {"q": "PR-²"})
+    by_text = client.get("/requests/", {"q": "²"})
+
+    assert response.status_code == 200
+    assert squared.reference in text(by_text)
+
+
+def test_it_ignores_a_null_character_in_the_search(org):
+    # PostgreSQL refuses a NUL in a string literal: it must not reach the query (a 500 there).
+    laptops = draft_for(org, title="Laptops for the interns")
+
+    response = org.client_for(org.requester).get("/requests/", {"q": "Lap\x00tops"})
+
+    assert response.status_code == 200
+    assert laptops.reference in text(response)
+
+
 def test_it_says_so_when_nothing_matches(org):
     draft_for(org)
 

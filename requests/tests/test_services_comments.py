@@ -34,6 +34,20 @@ def test_it_emails_each_mentioned_colleague_once(
     assert f'href="http://127.0.0.1:8000/requests/{request.pk}/"' in html
 
 
+def test_it_writes_the_title_in_the_mention_subject_as_typed(
+    org, django_capture_on_commit_callbacks, mailoutbox
+):
+    # A subject is plain text: HTML escaping would show "Tom&#x27;s &amp; Jerry&#x27;s".
+    request = draft_for(org, title="Tom's & Jerry's <dock>")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        comment_create(request_id=request.pk, by=org.requester, body="@fiona budget?")
+
+    assert mailoutbox[0].subject == (
+        f"Alice Asker mentioned you on {request.reference}: Tom's & Jerry's <dock>"
+    )
+
+
 def test_it_ignores_unknown_names_emails_and_self_mentions(
     org, django_capture_on_commit_callbacks, mailoutbox
 ):

@@ -6,7 +6,7 @@ import pytest
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import AuditEntry
-from requests.models import LineItem
+from requests.models import LineItem, PurchaseRequest
 from requests.services import purchase_request_transition
 from requests.tests.helpers import draft_for, request_in_state
 
@@ -190,6 +190,18 @@ def test_it_emails_the_requester_when_someone_else_decides(
     assert message.subject == f"{request.reference} returned for changes: {request.title}"
     assert "Please add a second quote." in message.body
     assert f"/requests/{request.pk}/" in message.body
+
+
+def test_it_writes_the_title_in_the_transition_subject_as_typed(
+    org, django_capture_on_commit_callbacks, mailoutbox
+):
+    request = request_in_state(org, "submitted")
+    PurchaseRequest.objects.filter(pk=request.pk).update(title="Tom's & Jerry's <dock>")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        transition(request, org.manager, "approve")
+
+    assert mailoutbox[0].subject == f"{request.reference} approved: Tom's & Jerry's <dock>"
 
 
 def test_it_does_not_email_requesters_about_their_own_moves(
