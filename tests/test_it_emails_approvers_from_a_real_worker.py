@@ -14,7 +14,6 @@ from django.db import transaction
 
 from approvals.models import ApprovalStep
 from approvals.tests.helpers import LINE_MANAGER, policy
-from procurement.models import Category
 from requests.models import PurchaseRequest
 from requests.services import purchase_request_transition
 from tests.factories import PurchaseRequestFactory
@@ -29,14 +28,11 @@ from tests.test_it_runs_tasks_on_a_real_worker import (
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)  # committed rows, so that the worker sees them
 def test_it_emails_the_approver_from_a_real_worker(org, tmp_path: Path) -> None:
-    # An earlier transactional test's flush may have removed the seeded categories.
-    hardware, _ = Category.objects.get_or_create(code="hardware", defaults={"name": "Hardware"})
     policy(LINE_MANAGER)
     draft = PurchaseRequestFactory.create(
         requester=org.requester,
         department=org.department,
         cost_centre=org.cost_centre,
-        category=hardware,
     )
     var_dir = tmp_path / "worker-var"
     outbox = tmp_path / "worker-mail"

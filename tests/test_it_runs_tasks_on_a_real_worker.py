@@ -26,7 +26,6 @@ import pytest
 from django.conf import settings as django_settings
 
 from procurement.celery import app as celery_app
-from procurement.models import Category
 from requests.services import comment_create
 from tests.factories import PurchaseRequestFactory
 
@@ -159,14 +158,10 @@ def _wait_for_message(outbox: Path, worker: subprocess.Popen[bytes], log: Path) 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)  # committed rows, so that the worker sees them
 def test_it_emails_a_mentioned_user_from_a_real_worker(org, tmp_path: Path) -> None:
-    # Migration 0002 seeds the categories, but an earlier transactional test's flush may
-    # have removed them.
-    hardware, _ = Category.objects.get_or_create(code="hardware", defaults={"name": "Hardware"})
     request = PurchaseRequestFactory.create(
         requester=org.requester,
         department=org.department,
         cost_centre=org.cost_centre,
-        category=hardware,
     )
     var_dir = tmp_path / "worker-var"
     outbox = tmp_path / "worker-mail"
