@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 
 import pytest
+from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from pytest_django.fixtures import Settings
@@ -91,6 +93,8 @@ def org(db: None) -> Org:
     # categories that migration 0002 seeds; put them back.
     for code, name in DEFAULT_CATEGORIES:
         Category.objects.get_or_create(code=code, defaults={"name": name})
+    # ...and the vendor types with their checklists (seeding is idempotent).
+    import_module("vendors.migrations.0002_vendor_types").seed(django_apps, None)
     department = DepartmentFactory.create(code="it", name="IT")
     other = DepartmentFactory.create(code="marketing", name="Marketing")
     head = UserFactory.create(

@@ -36,6 +36,7 @@ class ApprovalRuleInline(admin.StackedInline):
                     "cost_centre",
                     "software_or_personal_data",
                     "vendor_not_approved",
+                    "vendor_risk_tier_at_least",
                 )
             },
         ),

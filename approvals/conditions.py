@@ -11,10 +11,11 @@ from django.utils import timezone
 from approvals.models import ApprovalRule
 from procurement.money import to_base_currency
 from requests.models import PurchaseRequest
+from vendors.models import RISK_TIER_ORDER, VendorState
 
-# Facts only a later app can answer register here (the vendors work registers
-# "vendor_not_approved"). An unanswered fact counts as true: a rule that asks for an
-# extra check when a vendor is unapproved then adds its step rather than silently passing.
+# Facts only a later app can answer register here (planning will register "over_budget").
+# An unanswered fact counts as true: a rule that asks for an extra check then adds its
+# step rather than silently passing.
 FactCheck = Callable[[PurchaseRequest], bool]
 _fact_checks: dict[str, FactCheck] = {}
 
@@ -46,6 +47,25 @@ class RequestFacts:
         return to_base_currency(request.total, request.currency, on=on)
 
 
+def _vendor_not_approved(request: PurchaseRequest) -> bool:
+    """The request names a vendor that is not (or no longer) approved.
+
+    A request that names no vendor leaves the choice to procurement: no step here.
+    """
+    return request.vendor is not None and request.vendor.state != VendorState.APPROVED
+
+
+def _vendor_tier_at_least(request: PurchaseRequest, tier: str) -> bool:
+    """The named vendor's risk tier is `tier` or worse. A vendor never assessed counts as
+    matching: its risk is unknown, so the step stays (as with an unanswered fact)."""
+    vendor = request.vendor
+    if vendor is None:
+        return False
+    if not vendor.risk_tier:
+        return True
+    return RISK_TIER_ORDER[vendor.risk_tier] >= RISK_TIER_ORDER[tier]
+
+
 def rule_matches(rule: ApprovalRule, facts: RequestFacts) -> bool:
     request = facts.request
     if rule.category_id is not None and rule.category_id != request.category_id:
@@ -58,7 +78,11 @@ def rule_matches(rule: ApprovalRule, facts: RequestFacts) -> bool:
         request.category.code == "software" or request.processes_personal_data
     ):
         return False
-    if rule.vendor_not_approved and not _fact("vendor_not_approved", request):
+    if rule.vendor_not_approved and not _vendor_not_approved(request):
+        return False
+    if rule.vendor_risk_tier_at_least and not _vendor_tier_at_least(
+        request, rule.vendor_risk_tier_at_least
+    ):
         return False
     # Last: the only condition that may need an exchange rate.
     return rule.min_total is None or facts.total_in_base >= rule.min_total

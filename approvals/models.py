@@ -12,6 +12,7 @@ from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from procurement.models import Category, CostCentre, Department, Role
 from requests.models import PurchaseRequest
+from vendors.models import RiskTier
 
 
 class NoMatch(models.TextChoices):
@@ -114,7 +115,14 @@ class ApprovalRule(models.Model):
         help_text="Only when the request is for software/SaaS or processes personal data.",
     )
     vendor_not_approved = models.BooleanField(
-        default=False, help_text="Only when a vendor on the request is new or not yet approved."
+        default=False, help_text="Only when the request names a vendor that is not approved."
+    )
+    vendor_risk_tier_at_least = models.CharField(
+        "vendor risk tier at least",
+        max_length=16,
+        choices=RiskTier.choices,
+        blank=True,
+        help_text="Only when the named vendor's risk tier is this or worse (or not yet assessed).",
     )
     # The step it adds.
     approver_kind = models.CharField(max_length=20, choices=ApproverKind.choices)

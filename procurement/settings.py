@@ -167,6 +167,36 @@ APPROVAL_REAPPROVAL_TOLERANCE_PERCENT = env_int(
 # personal data, may be approved in bulk; everything else is decided one by one.
 APPROVAL_BULK_MAX_TOTAL = env_int("APPROVAL_BULK_MAX_TOTAL", 1000, minimum=0)
 
+# --- Vendors ----------------------------------------------------------------
+# A questionnaire link lets a vendor contact answer without an account for this many days.
+VENDOR_QUESTIONNAIRE_LINK_DAYS = env_int("VENDOR_QUESTIONNAIRE_LINK_DAYS", 14, minimum=1)
+# Months until a vendor is assessed again, by risk tier: low, medium, high, critical.
+_reassess = env_list("VENDOR_REASSESSMENT_MONTHS", ["24", "12", "6", "3"])
+if len(_reassess) != 4 or not all(m.isdigit() and int(m) > 0 for m in _reassess):
+    raise ImproperlyConfigured(
+        f"VENDOR_REASSESSMENT_MONTHS={','.join(_reassess)!r} must be four whole numbers of "
+        "months, for the low, medium, high and critical tiers (e.g. 24,12,6,3)."
+    )
+VENDOR_REASSESSMENT_MONTHS = dict(
+    zip(("low", "medium", "high", "critical"), (int(m) for m in _reassess), strict=True)
+)
+# The vendor's owner hears of a certificate this many days before it expires.
+VENDOR_CERTIFICATE_WARNING_DAYS = env_int("VENDOR_CERTIFICATE_WARNING_DAYS", 30, minimum=1)
+VENDOR_DOCUMENT_MAX_BYTES = env_int("VENDOR_DOCUMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+# A sanctions-list name at least this alike (0-100, rapidfuzz) is a possible match for a person to judge.
+SANCTIONS_MATCH_THRESHOLD = env_int("SANCTIONS_MATCH_THRESHOLD", 85, minimum=50)
+if SANCTIONS_MATCH_THRESHOLD > 100:
+    raise ImproperlyConfigured(
+        f"SANCTIONS_MATCH_THRESHOLD={SANCTIONS_MATCH_THRESHOLD} must be 50-100."
+    )
+# A contract's owner is reminded this many days before its notice deadline.
+_offsets = env_list("CONTRACT_REMINDER_DAYS", ["90", "30", "7"])
+if not _offsets or not all(d.isdigit() for d in _offsets):
+    raise ImproperlyConfigured(
+        f"CONTRACT_REMINDER_DAYS={','.join(_offsets)!r} must be whole numbers of days, e.g. 90,30,7."
+    )
+CONTRACT_REMINDER_DAYS = sorted({int(d) for d in _offsets}, reverse=True)
+
 # --- Files ------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -246,6 +276,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "approval-escalations": {"task": "approvals.tasks.escalate_overdue_steps", "schedule": 600.0},
     "approval-reminders": {"task": "approvals.tasks.send_due_reminders", "schedule": 600.0},
     "approval-expiry": {"task": "approvals.tasks.expire_stale_steps", "schedule": 3600.0},
+    "contract-states": {"task": "vendors.tasks.update_contract_states", "schedule": 3600.0},
+    "vendor-reminders": {"task": "vendors.tasks.send_vendor_reminders", "schedule": 3600.0},
 }
 
 # --- REST API ---------------------------------------------------------------

@@ -17,9 +17,15 @@ urlpatterns = [
     ),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/approvals/", include("approvals.api_urls")),
+    path("api/vendors/", include("vendors.api_urls")),
+    path("api/assessments/", include("vendors.assessment_api_urls")),
+    path("api/contracts/", include("vendors.contract_api_urls")),
     path("api/", include("requests.api_urls")),
     path("approvals/email/", include("approvals.email_urls")),
     path("approvals/", include("approvals.urls")),
+    path("vendors/", include("vendors.urls")),
+    path("assessments/", include("vendors.assessment_urls")),
+    path("contracts/", include("vendors.contract_urls")),
     path("", include("requests.urls")),
 ]
 

@@ -18,6 +18,7 @@ from django.forms.formsets import DELETION_FIELD_NAME
 from django.forms.utils import ErrorList
 from django.utils import timezone
 
+from procurement.files import human_size
 from procurement.models import Category, CostCentre, User
 from requests.models import Attachment, LineItem, PurchaseRequest
 from requests.services import (
@@ -25,7 +26,6 @@ from requests.services import (
     REQUEST_FIELDS,
     LineItemInput,
     RequestInput,
-    human_size,
 )
 
 # What the file picker offers; the service still sniffs the bytes, since a name proves nothing.

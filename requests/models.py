@@ -97,6 +97,11 @@ def has_line_items(request: PurchaseRequest) -> bool:
     return request.line_items.exists()
 
 
+def vendor_is_orderable(request: PurchaseRequest) -> bool:
+    """Nothing is requested from, or ordered from, a blocked or offboarded vendor."""
+    return request.vendor is None or request.vendor.orderable
+
+
 class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
     title = models.CharField(max_length=200)
     justification = models.TextField("business justification", max_length=10_000)
@@ -112,6 +117,22 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         "processes personal data",
         default=False,
         help_text="Tick if what you buy will store or process personal data (staff, customers).",
+    )
+    vendor = models.ForeignKey(
+        "vendors.Vendor",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purchase_requests",
+        help_text="Who you want to buy from, if you know. A vendor not yet approved adds a review step.",
+    )
+    # Set by procurement when the purchase falls under an existing contract.
+    contract = models.ForeignKey(
+        "vendors.Contract",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="purchase_requests",
     )
     # Bumped on every edit: an emailed approval link names the version it was issued for.
     version = models.PositiveIntegerField(default=1, editable=False)
@@ -153,7 +174,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         source=RequestState.DRAFT,
         target=RequestState.SUBMITTED,
         permission=fsm_check(is_requester),
-        conditions=[fsm_condition(has_line_items)],
+        conditions=[fsm_condition(has_line_items), fsm_condition(vendor_is_orderable)],
     )
     def submit(self) -> None:
         from django.utils import timezone
@@ -218,6 +239,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         source=RequestState.APPROVED,
         target=RequestState.ORDERED,
         permission=fsm_check(is_procurement),
+        conditions=[fsm_condition(vendor_is_orderable)],
     )
     def mark_ordered(self) -> None:
         pass

@@ -5,25 +5,23 @@ from __future__ import annotations
 import logging
 import operator
 import re
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import reduce
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
-from django.core.files.storage import default_storage
 from django.core.files.uploadedfile import UploadedFile
 from django.db import transaction
 from django.db.models import Q
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from procurement.files import delete_files, document_check, files_removed_on_error
 from procurement.models import AuditEntry, Category, CostCentre, Department, User
 from procurement.services import audit_record
 from requests import workflow
-from requests.attachments import sniff_attachment_type
 from requests.models import (
     Attachment,
     Comment,
@@ -31,10 +29,12 @@ from requests.models import (
     PurchaseRequest,
     RequestState,
     line_amount,
+    vendor_is_orderable,
 )
 from requests.selectors import purchase_request_visible_to
 from requests.tasks import notify_mentions, notify_requester_of_transition
 from requests.validators import validate_not_in_past
+from vendors.models import Vendor
 
 logger = logging.getLogger(__name__)
 
@@ -51,6 +51,7 @@ REQUEST_FIELDS = (
     "needed_by",
     "currency",
     "processes_personal_data",
+    "vendor",
 )
 
 
@@ -75,6 +76,7 @@ class RequestInput:
     currency: str
     line_items: Sequence[LineItemInput] = field(default_factory=list)
     processes_personal_data: bool = False
+    vendor: Vendor | None = None
 
 
 def _invalid(error: ValidationError, prefix: str = "") -> InvalidInput:
@@ -99,6 +101,8 @@ def _check_request_fields(request: PurchaseRequest, data: RequestInput) -> None:
         errors["cost_centre"] = [f"Cost centre {data.cost_centre.code} is closed."]
     if not data.category.is_active:
         errors["category"] = [f"Category {data.category} is no longer in use."]
+    if data.vendor is not None and not data.vendor.orderable:
+        errors["vendor"] = [_unorderable(data.vendor)]
     if len(data.line_items) > MAX_LINE_ITEMS:
         errors["line_items"] = [f"A request can have at most {MAX_LINE_ITEMS} line items."]
     if errors:
@@ -164,9 +168,10 @@ def purchase_request_create(
         needed_by=data.needed_by,
         currency=data.currency,
         processes_personal_data=data.processes_personal_data,
+        vendor=data.vendor,
     )
     _check_request_fields(request, data)
-    with _files_removed_on_error() as stored, transaction.atomic():
+    with files_removed_on_error() as stored, transaction.atomic():
         request.save()
         _replace_line_items(request, data.line_items)
         request.save(update_fields=["total"])
@@ -209,7 +214,7 @@ def purchase_request_update(
     remove_attachment_ids: Sequence[int] = (),
 ) -> PurchaseRequest:
     """Replace a draft's fields and line items, under a row lock, all or nothing."""
-    with _files_removed_on_error() as stored, transaction.atomic():
+    with files_removed_on_error() as stored, transaction.atomic():
         request = _lock_visible(request_id=request_id, user=by)
         _require_editable(request, by)
         for name in REQUEST_FIELDS:
@@ -224,7 +229,7 @@ def purchase_request_update(
                 attachment.delete()
             # Files go only once the rows are gone for good.
             names = [attachment.file.name for attachment in removed if attachment.file.name]
-            transaction.on_commit(lambda: _delete_files(names))
+            transaction.on_commit(lambda: delete_files(names))
         for upload in attachments:
             _add_attachment(request=request, by=by, upload=upload, stored_files=stored)
     return request
@@ -233,19 +238,10 @@ def purchase_request_update(
 def _add_attachment(
     *, request: PurchaseRequest, by: User, upload: UploadedFile, stored_files: list[str]
 ) -> Attachment:
-    limit = settings.ATTACHMENT_MAX_BYTES
     name = upload.name or "attachment"
-    if upload.size is None or upload.size > limit:
-        raise InvalidInput(
-            f"{name} is too large: attachments can be at most {human_size(limit)}.",
-            fields={"attachments": [f"{name} is larger than {human_size(limit)}."]},
-        )
-    if upload.size == 0:
-        raise InvalidInput(f"{name} is empty.", fields={"attachments": [f"{name} is empty."]})
-    content_type = sniff_attachment_type(upload)
-    if content_type is None:
-        message = f"{name} is not a PDF or an image (PNG, JPEG, GIF, WebP)."
-        raise InvalidInput(message, fields={"attachments": [message]})
+    content_type = document_check(
+        upload, field="attachments", limit=settings.ATTACHMENT_MAX_BYTES, noun="attachments"
+    )
     if request.attachments.count() >= settings.ATTACHMENTS_PER_REQUEST:
         message = f"A request can have at most {settings.ATTACHMENTS_PER_REQUEST} attachments."
         raise InvalidInput(message, fields={"attachments": [message]})
@@ -253,7 +249,7 @@ def _add_attachment(
         request=request,
         filename=name[:255],
         content_type=content_type,
-        size=upload.size,
+        size=upload.size or 0,
         uploaded_by=by,
     )
     attachment.file.save(name, upload, save=False)
@@ -262,35 +258,11 @@ def _add_attachment(
     return attachment
 
 
-def human_size(size: int) -> str:
-    """10485760 -> "10 MB", 1572864 -> "1.5 MB", 2048 -> "2 KB"."""
-    for unit, scale in (("MB", 1024 * 1024), ("KB", 1024)):
-        if size >= scale:
-            return f"{size / scale:.1f}".removesuffix(".0") + f" {unit}"
-    return f"{size} bytes"
-
-
-@contextmanager
-def _files_removed_on_error() -> Iterator[list[str]]:
-    """Delete files stored inside a transaction that then failed: no orphan uploads."""
-    stored: list[str] = []
-    try:
-        yield stored
-    except BaseException:
-        _delete_files(stored)
-        raise
-
-
-def _delete_files(names: Sequence[str]) -> None:
-    for name in names:
-        default_storage.delete(name)
-
-
 def purchase_request_add_attachment(
     *, request_id: int, by: User, upload: UploadedFile
 ) -> Attachment:
     """Attach a PDF or image to a draft (type sniffed from its bytes, size capped)."""
-    with _files_removed_on_error() as stored, transaction.atomic():
+    with files_removed_on_error() as stored, transaction.atomic():
         request = _lock_visible(request_id=request_id, user=by)
         _require_editable(request, by)
         return _add_attachment(request=request, by=by, upload=upload, stored_files=stored)
@@ -362,6 +334,11 @@ def purchase_request_transition(
             known = workflow.current().refusal(request, by) if action in DECISIONS else None
             raise known or NotAllowed(_refusal(action, request))
         if not meta.conditions_met(request, from_state):
+            if action in ("submit", "order") and not vendor_is_orderable(request):
+                assert request.vendor is not None
+                raise Conflict(
+                    _unorderable(request.vendor), fields={"vendor": [_unorderable(request.vendor)]}
+                )
             if action == "submit":
                 raise InvalidInput(
                     "Add at least one line item before submitting.",
@@ -423,6 +400,13 @@ def purchase_request_apply(
         transaction.on_commit(lambda: notify_requester_of_transition.delay(entry_id))
     workflow.current().on_transition(request=request, by=by, action=action)
     return entry
+
+
+def _unorderable(vendor: Vendor) -> str:
+    return (
+        f"{vendor.legal_name} is {vendor.get_state_display().lower()}: "
+        "nothing can be requested or ordered from it. Choose another vendor."
+    )
 
 
 def _refusal(action: str, request: PurchaseRequest) -> str:

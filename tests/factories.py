@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
+from typing import Any
 
 import factory
 from django.utils import timezone
 
 from procurement.models import Category, CostCentre, Department, Role, User, UserRole
 from requests.models import LineItem, PurchaseRequest
+from vendors.models import Vendor, VendorType
 
 DEMO_PASSWORD = "correct-horse-battery-staple"
 # As seeded by procurement/migrations/0002 (a migration keeps its own copy, frozen in time).
@@ -101,3 +103,50 @@ class PurchaseRequestFactory(factory.django.DjangoModelFactory[PurchaseRequest])
             )
         request.total = Decimal("2500.00") * count
         request.save(update_fields=["total"])
+
+
+# --- Vendors ---------------------------------------------------------------------------
+
+
+def vendor_type(code: str = "hardware") -> VendorType:
+    """One of the types vendors/migrations/0002 seeds (hardware needs no security assessment)."""
+    return VendorType.objects.get(code=code)
+
+
+def vendor_create(
+    *,
+    by: User,
+    legal_name: str = "Northwind Hardware Ltd",
+    country: str = "GB",
+    type_code: str = "hardware",
+    not_a_duplicate: bool = True,
+    **fields: Any,
+) -> Vendor:
+    """A prospect vendor, created through the service (so names are normalised)."""
+    from vendors.services import VendorInput
+    from vendors.services import vendor_create as create
+
+    data = VendorInput(
+        legal_name=legal_name,
+        country=country,
+        vendor_type_id=vendor_type(type_code).pk,
+        owner_id=by.pk,
+        **fields,
+    )
+    return create(by=by, data=data, not_a_duplicate=not_a_duplicate)
+
+
+def vendor_approved(*, by: User, **kwargs: Any) -> Vendor:
+    """A vendor taken to approved the way procurement does it: review, every check passed
+    (with the owner's conflict declaration), then approval. Its type must not need a
+    security assessment (the default, hardware, does not)."""
+    from vendors.services import conflict_declare, due_diligence_check_record, vendor_transition
+
+    vendor = vendor_create(by=by, **kwargs)
+    vendor_transition(vendor_id=vendor.pk, by=by, action="start_review", reason="New supplier")
+    conflict_declare(vendor_id=vendor.pk, by=by, has_conflict=False)
+    for check in vendor.checks.all():
+        due_diligence_check_record(check_id=check.pk, by=by, status="passed", outcome="Checked.")
+    return vendor_transition(
+        vendor_id=vendor.pk, by=by, action="approve", reason="All checks passed"
+    )

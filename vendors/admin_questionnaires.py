@@ -1,0 +1,1 @@
+"""Questionnaire template admin: filled in by the assessments work."""

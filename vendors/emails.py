@@ -1,0 +1,29 @@
+"""Emails about vendors. One email = one function + templates/emails/<name>/."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+
+from procurement.services import email_send_once
+from vendors.models import BankDetailChange
+
+
+def vendor_url(vendor_id: int) -> str:
+    return settings.SITE_URL + reverse("vendors:detail", args=[vendor_id])
+
+
+def send_bank_details_changed(*, change_id: int) -> bool:
+    """Tell the vendor's owner that its bank details changed, by whom, and that it is under review."""
+    change = BankDetailChange.objects.select_related("vendor__owner", "changed_by").get(
+        pk=change_id
+    )
+    owner = change.vendor.owner
+    if not owner.email or owner.pk == change.changed_by_id:
+        return False
+    return email_send_once(
+        key=f"vendor-bank-change:{change.pk}",
+        to=owner.email,
+        template="vendor_bank_details_changed",
+        context={"change": change, "vendor": change.vendor, "url": vendor_url(change.vendor_id)},
+    )

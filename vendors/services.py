@@ -1,0 +1,665 @@
+"""Writes to vendors: records, lifecycle, bank details, due diligence, documents.
+
+Every service checks who may act, validates everything before writing, writes in one
+transaction with its audit entry, and queues side effects (sanctions screening,
+emails) on commit. Assessments live in vendors/assessments.py, sanctions in
+vendors/sanctions.py, contracts in vendors/contracts.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.core.validators import URLValidator
+from django.db import transaction
+from django.utils import timezone
+from django_fsm import ConcurrentTransition, TransitionNotAllowed
+
+from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from procurement.files import document_check, files_removed_on_error
+from procurement.models import Category, Role, User
+from procurement.services import audit_record
+from vendors.matching import name_key
+from vendors.models import (
+    BankDetailChange,
+    CheckKind,
+    CheckStatus,
+    ConflictDeclaration,
+    DueDiligenceCheck,
+    Vendor,
+    VendorContact,
+    VendorDocument,
+    VendorName,
+    VendorState,
+    VendorType,
+)
+from vendors.selectors import (
+    DuplicateCandidate,
+    vendor_approval_blockers,
+    vendor_may_manage,
+    vendor_may_record_checks,
+    vendor_may_see_bank_details,
+    vendor_may_see_file,
+    vendor_possible_duplicates,
+)
+from vendors.validators import iban_clean, tax_number_clean, validate_country
+
+logger = logging.getLogger(__name__)
+
+
+class PossibleDuplicate(Conflict):
+    """The vendor being entered looks like one we have. Confirm to create it anyway."""
+
+    code = "possible_duplicate"
+
+    def __init__(self, candidates: list[DuplicateCandidate]) -> None:
+        names = "; ".join(f"{c.vendor.legal_name} ({c.reason})" for c in candidates)
+        super().__init__(
+            f"Did you mean {names}? If this is a different company, confirm to add it anyway.",
+            fields={
+                "duplicates": [
+                    f"{c.vendor.pk}: {c.vendor.legal_name} ({c.reason})" for c in candidates
+                ]
+            },
+        )
+        self.candidates = candidates
+
+
+@dataclass
+class ContactInput:
+    name: str
+    email: str
+    phone: str = ""
+    job_title: str = ""
+    is_primary: bool = False
+
+
+@dataclass
+class VendorInput:
+    legal_name: str
+    country: str
+    vendor_type_id: int
+    owner_id: int
+    registration_number: str = ""
+    tax_number: str = ""
+    address: str = ""
+    website: str = ""
+    processes_personal_data: bool = False
+    category_ids: list[int] = field(default_factory=list)
+    trading_names: list[str] = field(default_factory=list)
+    aliases: list[str] = field(default_factory=list)
+    contacts: list[ContactInput] = field(default_factory=list)
+
+
+def _clean_vendor_input(data: VendorInput) -> VendorInput:
+    """Validate every field, or raise one InvalidInput naming each bad field."""
+    errors: dict[str, list[str]] = {}
+    data.legal_name = " ".join(data.legal_name.split())
+    if not data.legal_name:
+        errors["legal_name"] = ["This field is required."]
+    elif len(data.legal_name) > 200:
+        errors["legal_name"] = ["At most 200 characters."]
+    data.country = data.country.strip().upper()
+    try:
+        validate_country(data.country)
+    except ValidationError as error:
+        errors["country"] = error.messages
+    else:
+        try:
+            data.tax_number = tax_number_clean(country=data.country, number=data.tax_number)
+        except ValidationError as error:
+            errors["tax_number"] = error.messages
+    data.registration_number = data.registration_number.strip()
+    if len(data.registration_number) > 40:
+        errors["registration_number"] = ["At most 40 characters."]
+    data.website = data.website.strip()
+    if data.website:
+        try:
+            URLValidator(schemes=["http", "https"])(data.website)
+        except ValidationError:
+            errors["website"] = ["Enter a web address starting with http:// or https://."]
+    if not VendorType.objects.filter(pk=data.vendor_type_id).exists():
+        errors["vendor_type"] = ["Choose a vendor type."]
+    owner = User.objects.filter(pk=data.owner_id, is_active=True).first()
+    if owner is None or not owner.has_role(Role.PROCUREMENT):
+        errors["owner"] = ["The owner must be an active member of procurement."]
+    known = set(Category.objects.filter(pk__in=data.category_ids).values_list("pk", flat=True))
+    if known != set(data.category_ids):
+        errors["categories"] = ["Choose categories from the list."]
+    data.trading_names = [" ".join(n.split()) for n in data.trading_names if n.strip()]
+    data.aliases = [" ".join(n.split()) for n in data.aliases if n.strip()]
+    if any(len(name) > 200 for name in [*data.trading_names, *data.aliases]):
+        errors["trading_names"] = ["Each name may have at most 200 characters."]
+    for index, contact in enumerate(data.contacts):
+        contact.name = contact.name.strip()
+        contact.email = contact.email.strip()
+        if not contact.name or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact.email):
+            errors.setdefault("contacts", []).append(
+                f"Contact {index + 1}: give a name and a valid email address."
+            )
+    if errors:
+        first = next(iter(errors.values()))[0]
+        raise InvalidInput(first, fields=errors)
+    return data
+
+
+def _write_names_and_contacts(vendor: Vendor, data: VendorInput) -> None:
+    vendor.other_names.all().delete()
+    seen = {vendor.name_key}
+    for kind, names in (
+        (VendorName.Kind.TRADING, data.trading_names),
+        (VendorName.Kind.ALIAS, data.aliases),
+    ):
+        for name in names:
+            key = name_key(name)
+            if key in seen:
+                continue
+            seen.add(key)
+            VendorName.objects.create(vendor=vendor, name=name, name_key=key, kind=kind)
+    vendor.contacts.all().delete()
+    for contact in data.contacts:
+        VendorContact.objects.create(
+            vendor=vendor,
+            name=contact.name,
+            email=contact.email,
+            phone=contact.phone.strip(),
+            job_title=contact.job_title.strip(),
+            is_primary=contact.is_primary,
+        )
+    vendor.categories.set(data.category_ids)
+
+
+def vendor_create(*, by: User, data: VendorInput, not_a_duplicate: bool = False) -> Vendor:
+    """Create a prospect vendor, or raise PossibleDuplicate (409) listing look-alikes.
+
+    `not_a_duplicate=True` is the person's answer to "did you mean ...?": create anyway,
+    and the audit entry says so. Names, contacts and categories are written atomically.
+    """
+    if not vendor_may_manage(by):
+        raise NotAllowed("Only procurement can add vendors.")
+    data = _clean_vendor_input(data)
+    candidates = vendor_possible_duplicates(
+        legal_name=data.legal_name,
+        registration_number=data.registration_number,
+        tax_number=data.tax_number,
+        other_names=[*data.trading_names, *data.aliases],
+    )
+    if candidates and not not_a_duplicate:
+        raise PossibleDuplicate(candidates)
+    with transaction.atomic():
+        vendor = Vendor.objects.create(
+            legal_name=data.legal_name,
+            name_key=name_key(data.legal_name),
+            registration_number=data.registration_number,
+            tax_number=data.tax_number,
+            country=data.country,
+            address=data.address.strip(),
+            website=data.website,
+            vendor_type_id=data.vendor_type_id,
+            owner_id=data.owner_id,
+            processes_personal_data=data.processes_personal_data,
+            created_by=by,
+        )
+        _write_names_and_contacts(vendor, data)
+        note = ""
+        if candidates:
+            note = "Added although it resembles: " + "; ".join(
+                f"{c.vendor.legal_name} ({c.reason})" for c in candidates
+            )
+        audit_record(target=vendor, actor=by, action="created", to_state=vendor.state, comment=note)
+    logger.info("vendor %s created by %s", vendor.pk, by.username)
+    return vendor
+
+
+def _lock_vendor(vendor_id: int) -> Vendor:
+    # Locked: two people moving or editing one vendor must not interleave.
+    vendor = Vendor.objects.select_for_update().filter(pk=vendor_id).first()
+    if vendor is None:
+        raise NotFound("No such vendor.")
+    return vendor
+
+
+def vendor_update(
+    *, vendor_id: int, by: User, data: VendorInput, not_a_duplicate: bool = False
+) -> Vendor:
+    """Edit a vendor's record (not its state or bank details). Renamed vendors are screened again."""
+    if not vendor_may_manage(by):
+        raise NotAllowed("Only procurement can edit vendors.")
+    data = _clean_vendor_input(data)
+    candidates = vendor_possible_duplicates(
+        legal_name=data.legal_name,
+        registration_number=data.registration_number,
+        tax_number=data.tax_number,
+        other_names=[*data.trading_names, *data.aliases],
+        exclude_id=vendor_id,
+    )
+    if candidates and not not_a_duplicate:
+        raise PossibleDuplicate(candidates)
+    with transaction.atomic():
+        vendor = _lock_vendor(vendor_id)
+        if vendor.state == VendorState.OFFBOARDED:
+            raise Conflict(f"{vendor.legal_name} is offboarded; it can no longer be edited.")
+        names_before = {vendor.name_key, *vendor.other_names.values_list("name_key", flat=True)}
+        vendor.legal_name = data.legal_name
+        vendor.name_key = name_key(data.legal_name)
+        vendor.registration_number = data.registration_number
+        vendor.tax_number = data.tax_number
+        vendor.country = data.country
+        vendor.address = data.address.strip()
+        vendor.website = data.website
+        vendor.vendor_type_id = data.vendor_type_id
+        vendor.owner_id = data.owner_id
+        vendor.processes_personal_data = data.processes_personal_data
+        vendor.save()
+        _write_names_and_contacts(vendor, data)
+        names_after = {vendor.name_key, *vendor.other_names.values_list("name_key", flat=True)}
+        audit_record(target=vendor, actor=by, action="edited")
+        if names_after != names_before and vendor.state != VendorState.PROSPECT:
+            _queue_screening(vendor.pk)
+    return vendor
+
+
+def _queue_screening(vendor_id: int) -> None:
+    from vendors.tasks import screen_vendor
+
+    transaction.on_commit(lambda: screen_vendor.delay(vendor_id))
+
+
+# --- Lifecycle -------------------------------------------------------------------------
+
+VENDOR_ACTIONS: dict[str, tuple[str, str]] = {
+    # action: (transition method, past tense for messages and the audit trail)
+    "start_review": ("start_review", "put under review"),
+    "approve": ("approve", "approved"),
+    "suspend": ("suspend", "suspended"),
+    "return_to_review": ("return_to_review", "returned to review"),
+    "block": ("block", "blocked"),
+    "offboard": ("offboard", "offboarded"),
+}
+
+
+def _checks_create(vendor: Vendor) -> None:
+    """The vendor type's checklist becomes open checks (kept if the vendor had them before)."""
+    for item in vendor.vendor_type.checklist.all():
+        if item.only_with_personal_data and not vendor.processes_personal_data:
+            continue
+        DueDiligenceCheck.objects.get_or_create(
+            vendor=vendor, kind=item.kind, defaults={"required": item.required}
+        )
+
+
+def vendor_transition(*, vendor_id: int, by: User, action: str, reason: str) -> Vendor:
+    """Move a vendor through its lifecycle; every move needs a reason.
+
+    Locks the row; refuses (403) anyone but procurement, (409) a move the state does not
+    allow or an approval while checks, sanctions matches or the assessment are open,
+    listing each. Starting a review creates the checklist's checks and queues sanctions
+    screening on commit.
+    """
+    if action not in VENDOR_ACTIONS:
+        raise InvalidInput(f"Unknown action {action!r}.")
+    method_name, past = VENDOR_ACTIONS[action]
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(
+            "Give a reason: it is kept in the vendor's history.",
+            fields={"reason": ["This field is required."]},
+        )
+    if not vendor_may_manage(by):
+        raise NotAllowed("Only procurement can change a vendor's status.")
+    with transaction.atomic():
+        vendor = _lock_vendor(vendor_id)
+        method = getattr(vendor, method_name)
+        meta = method._django_fsm
+        from_state = vendor.state
+        if not meta.has_transition(from_state):
+            raise Conflict(
+                f"{vendor.legal_name} is {vendor.get_state_display().lower()}; "
+                f"it cannot be {past} now."
+            )
+        if action == "approve":
+            blockers = vendor_approval_blockers(vendor)
+            if blockers:
+                raise Conflict(
+                    f"{vendor.legal_name} cannot be approved yet: " + " ".join(blockers),
+                    fields={"blockers": blockers},
+                )
+        try:
+            method()
+            vendor.state_reason = reason
+            vendor.save()
+        except (TransitionNotAllowed, ConcurrentTransition):
+            raise Conflict(
+                f"{vendor.legal_name} was changed by someone else; reload and try again."
+            ) from None
+        if action == "start_review":
+            _checks_create(vendor)
+        audit_record(
+            target=vendor,
+            actor=by,
+            action=action,
+            from_state=from_state,
+            to_state=vendor.state,
+            comment=reason,
+        )
+        if action in ("start_review", "return_to_review"):
+            _queue_screening(vendor.pk)
+    logger.info("vendor %s %s by %s", vendor.pk, past, by.username)
+    return vendor
+
+
+# --- Bank details ----------------------------------------------------------------------
+
+
+@dataclass
+class BankDetailsInput:
+    account_name: str
+    iban: str = ""
+    bic: str = ""
+    account_number: str = ""
+    routing_code: str = ""
+
+
+def _mask(value: str) -> str:
+    value = value.replace(" ", "")
+    return ("•" * max(len(value) - 4, 0) + value[-4:]) if value else ""
+
+
+def _masked(details: BankDetailsInput) -> str:
+    parts = [details.account_name]
+    if details.iban:
+        parts.append(f"IBAN {_mask(details.iban)}")
+    if details.account_number:
+        parts.append(f"account {_mask(details.account_number)}")
+    if details.bic:
+        parts.append(f"BIC {details.bic}")
+    if details.routing_code:
+        parts.append(f"routing {_mask(details.routing_code)}")
+    return ", ".join(part for part in parts if part)[:200]
+
+
+def vendor_bank_details_change(
+    *, vendor_id: int, by: User, details: BankDetailsInput, reason: str
+) -> Vendor:
+    """Change where we pay a vendor. Procurement and finance only.
+
+    Records who, when, the masked old and new details and the reason; an approved or
+    suspended vendor goes back under review in the same transaction, and its owner is
+    emailed on commit (a changed account is how invoice fraud starts).
+    """
+    if not vendor_may_see_bank_details(by):
+        raise NotAllowed("Only procurement and finance can change a vendor's bank details.")
+    reason = reason.strip()
+    errors: dict[str, list[str]] = {}
+    if not reason:
+        errors["reason"] = ["Say why the bank details change (and how it was verified)."]
+    details.account_name = details.account_name.strip()
+    if not details.account_name:
+        errors["account_name"] = ["This field is required."]
+    try:
+        details.iban = iban_clean(details.iban)
+    except ValidationError as error:
+        errors["iban"] = error.messages
+    details.bic = details.bic.strip().upper().replace(" ", "")
+    if details.bic and not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", details.bic):
+        errors["bic"] = ["A BIC has 8 or 11 letters and digits, e.g. NWBKGB2L."]
+    details.account_number = details.account_number.strip().replace(" ", "")
+    details.routing_code = details.routing_code.strip()
+    if not details.iban and not details.account_number:
+        errors["iban"] = ["Give an IBAN, or an account number for countries without IBAN."]
+    if len(details.account_number) > 34 or len(details.routing_code) > 20:
+        errors["account_number"] = ["Too long for a bank account number."]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], fields=errors)
+    with transaction.atomic():
+        vendor = _lock_vendor(vendor_id)
+        if vendor.state == VendorState.OFFBOARDED:
+            raise Conflict(f"{vendor.legal_name} is offboarded.")
+        previous = BankDetailsInput(
+            account_name=vendor.bank_account_name,
+            iban=vendor.bank_iban,
+            bic=vendor.bank_bic,
+            account_number=vendor.bank_account_number,
+            routing_code=vendor.bank_routing_code,
+        )
+        vendor.bank_account_name = details.account_name
+        vendor.bank_iban = details.iban
+        vendor.bank_bic = details.bic
+        vendor.bank_account_number = details.account_number
+        vendor.bank_routing_code = details.routing_code
+        change = BankDetailChange.objects.create(
+            vendor=vendor,
+            changed_by=by,
+            previous=_masked(previous),
+            current=_masked(details),
+            reason=reason,
+        )
+        from_state = vendor.state
+        if vendor.state in (VendorState.APPROVED, VendorState.SUSPENDED):
+            vendor.return_to_review()
+            vendor.state_reason = f"Bank details changed: {reason}"
+        vendor.save()
+        audit_record(
+            target=vendor,
+            actor=by,
+            action="bank_details_changed",
+            from_state=from_state,
+            to_state=vendor.state,
+            comment=reason,
+        )
+        if previous.iban or previous.account_number:
+            from vendors.tasks import notify_bank_details_changed
+
+            change_id = change.pk
+            transaction.on_commit(lambda: notify_bank_details_changed.delay(change_id))
+    return vendor
+
+
+# --- Due diligence ---------------------------------------------------------------------
+
+RECORDABLE_STATUSES = (
+    CheckStatus.PASSED,
+    CheckStatus.FAILED,
+    CheckStatus.NOT_APPLICABLE,
+    CheckStatus.OPEN,
+)
+
+
+def _store_document(
+    *,
+    vendor: Vendor,
+    by: User | None,
+    upload: UploadedFile,
+    kind: str,
+    title: str,
+    stored_files: list[str],
+    issued_on: dt.date | None = None,
+    expires_on: dt.date | None = None,
+    field_name: str = "file",
+) -> VendorDocument:
+    content_type = document_check(
+        upload, field=field_name, limit=settings.VENDOR_DOCUMENT_MAX_BYTES
+    )
+    name = upload.name or "document"
+    document = VendorDocument(
+        vendor=vendor,
+        kind=kind,
+        title=(title.strip() or name)[:200],
+        filename=name[:255],
+        content_type=content_type,
+        size=upload.size or 0,
+        issued_on=issued_on,
+        expires_on=expires_on,
+        uploaded_by=by,
+    )
+    document.file.save(name, upload, save=False)
+    stored_files.append(str(document.file.name))
+    document.save()
+    return document
+
+
+def due_diligence_check_record(
+    *,
+    check_id: int,
+    by: User,
+    status: str,
+    outcome: str,
+    evidence: UploadedFile | None = None,
+) -> DueDiligenceCheck:
+    """Record a check's outcome (who, when, what, evidence). Reopening is recording "open".
+
+    The sanctions check follows its matches (vendors/sanctions.py): it cannot be passed
+    by hand while a possible match is uncleared.
+    """
+    if not vendor_may_record_checks(by):
+        raise NotAllowed("Only procurement, finance or legal can record due-diligence checks.")
+    if status not in RECORDABLE_STATUSES:
+        raise InvalidInput(
+            f"Status must be one of {', '.join(RECORDABLE_STATUSES)}.",
+            fields={"status": ["Choose passed, failed, not applicable or open."]},
+        )
+    outcome = outcome.strip()
+    if not outcome:
+        raise InvalidInput(
+            "Describe the outcome: what was checked and what was found.",
+            fields={"outcome": ["This field is required."]},
+        )
+    with files_removed_on_error() as stored, transaction.atomic():
+        check = (
+            DueDiligenceCheck.objects.select_for_update()
+            .select_related("vendor")
+            .filter(pk=check_id)
+            .first()
+        )
+        if check is None:
+            raise NotFound("No such check.")
+        vendor = check.vendor
+        if vendor.state == VendorState.OFFBOARDED:
+            raise Conflict(f"{vendor.legal_name} is offboarded.")
+        passing = status == CheckStatus.PASSED
+        uncleared = vendor.sanctions_matches.exclude(status="cleared")
+        if passing and check.kind == CheckKind.SANCTIONS and uncleared.exists():
+            raise Conflict(
+                "Clear or confirm each possible sanctions match first; "
+                "the check passes when none is left."
+            )
+        undeclared = not vendor.declarations.exists()
+        if passing and check.kind == CheckKind.CONFLICT_OF_INTEREST and undeclared:
+            raise Conflict(
+                "Nobody has declared their interests for this vendor yet: "
+                "ask the people involved to declare first."
+            )
+        if status == CheckStatus.NOT_APPLICABLE and check.required:
+            raise InvalidInput(
+                "This check is required for this kind of vendor; record passed or failed.",
+                fields={"status": ["A required check cannot be marked not applicable."]},
+            )
+        if evidence is not None:
+            check.evidence = _store_document(
+                vendor=vendor,
+                by=by,
+                upload=evidence,
+                kind=VendorDocument.Kind.EVIDENCE,
+                title=f"{check.get_kind_display()} evidence",
+                stored_files=stored,
+                field_name="evidence",
+            )
+        from_status = check.status
+        check.status = status
+        check.outcome = outcome
+        check.checked_by = by
+        check.checked_at = timezone.now()
+        check.save()
+        audit_record(
+            target=vendor,
+            actor=by,
+            action=f"check_{check.kind}",
+            from_state=from_status,
+            to_state=status,
+            comment=outcome,
+        )
+    return check
+
+
+def conflict_declare(
+    *, vendor_id: int, by: User, has_conflict: bool, details: str = ""
+) -> ConflictDeclaration:
+    """`by` declares whether they have a conflict of interest with the vendor (replacing an earlier one)."""
+    if not vendor_may_see_file(by) and not by.has_role(Role.MANAGER):
+        raise NotAllowed("Only people involved in choosing vendors declare interests.")
+    details = details.strip()
+    if has_conflict and not details:
+        raise InvalidInput(
+            "Describe the conflict (who, what relationship).",
+            fields={"details": ["This field is required when you declare a conflict."]},
+        )
+    with transaction.atomic():
+        vendor = _lock_vendor(vendor_id)
+        declaration, _ = ConflictDeclaration.objects.update_or_create(
+            vendor=vendor,
+            person=by,
+            defaults={
+                "has_conflict": has_conflict,
+                "details": details,
+                "declared_at": timezone.now(),
+            },
+        )
+        audit_record(
+            target=vendor,
+            actor=by,
+            action="conflict_declared",
+            comment=("Declared a conflict: " + details)
+            if has_conflict
+            else "Declared no conflict.",
+        )
+    return declaration
+
+
+def vendor_document_add(
+    *,
+    vendor_id: int,
+    by: User,
+    kind: str,
+    title: str,
+    upload: UploadedFile,
+    issued_on: dt.date | None = None,
+    expires_on: dt.date | None = None,
+) -> VendorDocument:
+    """Store a certificate or report (PDF or image, size capped) with its expiry date."""
+    if not (vendor_may_record_checks(by) or by.has_role(Role.SECURITY_REVIEWER)):
+        raise NotAllowed("Only procurement, finance, legal or security can add vendor documents.")
+    if kind not in VendorDocument.Kind.values:
+        raise InvalidInput(
+            "Choose what kind of document this is.", fields={"kind": ["Choose a kind."]}
+        )
+    if issued_on and expires_on and expires_on <= issued_on:
+        raise InvalidInput(
+            "The expiry date must be after the issue date.",
+            fields={"expires_on": ["Must be after the issue date."]},
+        )
+    with files_removed_on_error() as stored, transaction.atomic():
+        vendor = _lock_vendor(vendor_id)
+        document = _store_document(
+            vendor=vendor,
+            by=by,
+            upload=upload,
+            kind=kind,
+            title=title,
+            stored_files=stored,
+            issued_on=issued_on,
+            expires_on=expires_on,
+        )
+        audit_record(target=vendor, actor=by, action="document_added", comment=document.title)
+    return document
+
+
+def vendor_names_for_screening(vendor: Vendor) -> Sequence[str]:
+    """Every name the vendor goes by: legal name first, then trading names and aliases."""
+    return [vendor.legal_name, *vendor.other_names.values_list("name", flat=True)]
