@@ -1,7 +1,8 @@
 """Logging filters, wired in settings.LOGGING.
 
 An emailed approval link (/approvals/email/<token>/) lets whoever holds it decide a step
-without a password, so its token is a credential and must never reach a log: not the
+without a password, and a questionnaire link (/assessments/respond/<token>/) lets them read and
+answer a vendor's security questionnaire, so its token is a credential and must never reach a log: not the
 request lines of runserver (django.server) or gunicorn (gunicorn.access), not Django's
 "Gone: /approvals/email/..." warnings (django.request), not a Referer header.
 """
@@ -13,8 +14,11 @@ import re
 
 # The path approvals/email_urls.py is mounted at (procurement/urls.py); a test checks they
 # agree. Also matched percent-encoded, as it appears inside a ?next= parameter.
+# A vendor's questionnaire link (/assessments/respond/<token>/) is a credential too: it
+# opens that vendor's answers and evidence to whoever holds it.
 _APPROVAL_LINK = re.compile(
-    r"(?P<prefix>/approvals/email/|%2Fapprovals%2Femail%2F)(?:[A-Za-z0-9_.:-]|%3A)+",
+    r"(?P<prefix>/approvals/email/|%2Fapprovals%2Femail%2F"
+    r"|/assessments/respond/|%2Fassessments%2Frespond%2F)(?:[A-Za-z0-9_.:-]|%3A)+",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"

@@ -59,6 +59,7 @@ from requests.services import (
     purchase_request_transition,
     purchase_request_update,
 )
+from vendors.models import Vendor
 
 
 def _user(request: Request) -> User:
@@ -211,6 +212,12 @@ class CodeNameSerializer(serializers.Serializer):
     name = serializers.CharField()
 
 
+class VendorRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    legal_name = serializers.CharField()
+    state = serializers.CharField(help_text="Anything but approved adds a vendor review step.")
+
+
 class PurchaseRequestRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField(help_text="PR-000042")
@@ -224,6 +231,7 @@ class PurchaseRequestRowSerializer(serializers.Serializer):
     needed_by = serializers.DateField()
     currency = serializers.CharField()
     processes_personal_data = serializers.BooleanField()
+    vendor = VendorRefSerializer(allow_null=True)
     version = serializers.IntegerField(help_text="Goes up by one on every edit.")
     total = serializers.DecimalField(
         max_digits=16,
@@ -392,6 +400,13 @@ class PurchaseRequestInputSerializer(serializers.ModelSerializer):
     department = _by_code(Department.objects.all(), "department")
     cost_centre = _by_code(CostCentre.objects.all(), "cost centre")
     category = _by_code(Category.objects.all(), "category")
+    vendor = serializers.PrimaryKeyRelatedField(
+        queryset=Vendor.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The vendor's id, or null when procurement is to choose.",
+        error_messages={"does_not_exist": "Unknown vendor {pk_value}."},
+    )
     line_items: serializers.ListSerializer[LineItem] = serializers.ListSerializer(
         child=LineItemInputSerializer(), required=False, max_length=MAX_LINE_ITEMS
     )

@@ -27,6 +27,8 @@ from requests.services import (
     LineItemInput,
     RequestInput,
 )
+from vendors.models import Vendor, VendorState
+from vendors.selectors import vendors_orderable
 
 # What the file picker offers; the service still sniffs the bytes, since a name proves nothing.
 ATTACHMENT_ACCEPT = (
@@ -61,6 +63,14 @@ class CostCentreChoiceField(forms.ModelChoiceField):
         return f"{obj.code} {obj.name} ({obj.department.name})"
 
 
+class VendorChoiceField(forms.ModelChoiceField):
+    def label_from_instance(self, obj: Any) -> str:
+        # Said in the list: choosing a vendor not yet approved adds a review step.
+        if obj.state == VendorState.APPROVED:
+            return str(obj.legal_name)
+        return f"{obj.legal_name} (not yet approved: adds a vendor review)"
+
+
 class PurchaseRequestForm(forms.ModelForm):
     attachments = MultipleFileField(
         required=False,
@@ -76,7 +86,7 @@ class PurchaseRequestForm(forms.ModelForm):
     class Meta:
         model = PurchaseRequest
         fields = list(REQUEST_FIELDS)
-        field_classes = {"cost_centre": CostCentreChoiceField}
+        field_classes = {"cost_centre": CostCentreChoiceField, "vendor": VendorChoiceField}
         widgets = {
             "justification": forms.Textarea(attrs={"rows": 4}),
             "needed_by": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
@@ -111,6 +121,14 @@ class PurchaseRequestForm(forms.ModelForm):
         cast(forms.ModelChoiceField, self.fields["category"]).queryset = Category.objects.filter(
             Q(is_active=True) | Q(pk=current_category)
         )
+        # Blocked and offboarded vendors are not offered; a draft naming one still shows it,
+        # and the service says why it cannot be submitted.
+        current_vendor = instance.vendor_id if instance and instance.pk else None
+        vendor_field = cast(VendorChoiceField, self.fields["vendor"])
+        vendor_field.queryset = Vendor.objects.filter(
+            Q(pk__in=vendors_orderable().values("pk")) | Q(pk=current_vendor)
+        )
+        vendor_field.empty_label = "Not sure yet (procurement will choose)"
         # Read at construction, so a changed settings.CURRENCIES is honoured. A forged value
         # is refused by the model's validate_currency, with the same message as the API gives.
         self.fields["currency"].widget.choices = [(code, code) for code in settings.CURRENCIES]
@@ -132,6 +150,7 @@ class PurchaseRequestForm(forms.ModelForm):
             needed_by=data["needed_by"],
             currency=data["currency"],
             processes_personal_data=data["processes_personal_data"],
+            vendor=data["vendor"],
             line_items=line_items,
         )
 

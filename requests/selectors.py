@@ -51,7 +51,7 @@ class RequestFilters:
 
 def purchase_request_list(*, user: User, filters: RequestFilters) -> QuerySet[PurchaseRequest]:
     requests = purchase_request_visible_to(user).select_related(
-        "requester", "department", "cost_centre", "category"
+        "requester", "department", "cost_centre", "category", "vendor"
     )
     if filters.scope == "mine":
         requests = requests.filter(requester=user)
@@ -87,6 +87,8 @@ def purchase_request_get(*, user: User, request_id: int) -> PurchaseRequest | No
             "department__head",
             "cost_centre",
             "category",
+            "vendor",
+            "contract",
         )
         .prefetch_related("line_items", "attachments")
         .filter(pk=request_id)

@@ -101,8 +101,11 @@ def _check_request_fields(request: PurchaseRequest, data: RequestInput) -> None:
         errors["cost_centre"] = [f"Cost centre {data.cost_centre.code} is closed."]
     if not data.category.is_active:
         errors["category"] = [f"Category {data.category} is no longer in use."]
-    if data.vendor is not None and not data.vendor.orderable:
-        errors["vendor"] = [_unorderable(data.vendor)]
+    if data.vendor is not None:
+        # Read afresh: the caller's instance may predate a block.
+        data.vendor.refresh_from_db(fields=["state", "legal_name"])
+        if not data.vendor.orderable:
+            errors["vendor"] = [_unorderable(data.vendor)]
     if len(data.line_items) > MAX_LINE_ITEMS:
         errors["line_items"] = [f"A request can have at most {MAX_LINE_ITEMS} line items."]
     if errors:

@@ -56,6 +56,11 @@ def test_it_starts_with_no_configuration_at_all(tmp_path: Path) -> None:
         ("CURRENCIES", "GBP,EURO"),
         ("BASE_CURRENCY", "pounds"),
         ("EMAIL_PORT", "smtp"),
+        ("VENDOR_REASSESSMENT_MONTHS", "12,6,3"),
+        ("VENDOR_REASSESSMENT_MONTHS", "24,12,six,3"),
+        ("SANCTIONS_MATCH_THRESHOLD", "101"),
+        ("SANCTIONS_MATCH_THRESHOLD", "10"),
+        ("CONTRACT_REMINDER_DAYS", "90,a month"),
     ],
 )
 def test_it_refuses_a_malformed_value_and_names_the_variable(

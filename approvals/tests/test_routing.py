@@ -101,23 +101,6 @@ def test_it_matches_category_department_and_personal_data(org):
     assert [name for name, *_ in steps_of(personal)] == ["Line manager", "Security", "IT head"]
 
 
-def test_it_treats_an_unanswered_vendor_check_as_needing_the_step(org):
-    policy(
-        LINE_MANAGER,
-        {
-            "name": "New vendor",
-            "approver_kind": "role",
-            "approver_role": Role.PROCUREMENT,
-            "vendor_not_approved": True,
-            "stage": 2,
-        },
-    )
-
-    request = submitted(org)
-
-    assert [name for name, *_ in steps_of(request)] == ["Line manager", "New vendor"]
-
-
 def test_it_never_changes_a_route_in_flight_when_the_policy_is_edited(org):
     active = policy(LINE_MANAGER)
     request = submitted(org)

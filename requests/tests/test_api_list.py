@@ -61,6 +61,7 @@ def test_it_lists_a_row_with_every_documented_field(org):
         "needed_by": own.needed_by.isoformat(),
         "currency": "GBP",
         "processes_personal_data": False,
+        "vendor": None,
         "version": 1,
         "total": "2500.00",
         "created_at": row["created_at"],
