@@ -19,7 +19,8 @@ def send_bank_details_changed(*, change_id: int) -> bool:
         pk=change_id
     )
     owner = change.vendor.owner
-    if not owner.email or owner.pk == change.changed_by_id:
+    # The person who made the change knows; an owner who left cannot act on it.
+    if not owner.email or not owner.is_active or owner.pk == change.changed_by_id:
         return False
     return email_send_once(
         key=f"vendor-bank-change:{change.pk}",

@@ -35,7 +35,11 @@ DUE_DILIGENCE_ROLES = (Role.PROCUREMENT, Role.FINANCE, Role.LEGAL, Role.ADMIN)
 # Who scores security assessments.
 ASSESSMENT_REVIEWER_ROLES = (Role.SECURITY_REVIEWER, Role.ADMIN)
 
+# rapidfuzz token_sort_ratio from which two name keys are "possibly the same company":
+# one wrong or missing letter in a name of nine letters or more.
 DUPLICATE_NAME_SCORE = 88.0
+# Shorter keys (letters, without spaces) must match exactly; see _name_score.
+DUPLICATE_FUZZY_MIN_LENGTH = 6
 
 
 def vendor_may_see_file(user: User) -> bool:
@@ -115,7 +119,24 @@ def vendor_approval_blockers(vendor: Vendor) -> list[str]:
 @dataclass(frozen=True)
 class DuplicateCandidate:
     vendor: Vendor
-    reason: str  # "name 94% alike", "same registration number", "same tax number"
+    # "same registration number", "same tax number", "name 94% alike",
+    # "trading name Acme Widgets 100% alike"; several joined with ", ".
+    reason: str
+
+
+def _name_score(entered: str, known: str) -> float:
+    """How alike two name keys are, for "did you mean ...?" (0-100).
+
+    Short keys must be equal: one letter in four is a large part of a short name, and
+    "AB Ltd" is not "ABC Ltd" (token_sort_ratio gives "ab"/"abc" 80 and "acme"/"acmes"
+    89, above DUPLICATE_NAME_SCORE). From DUPLICATE_FUZZY_MIN_LENGTH letters on, a typo or
+    a missing letter is still caught ("Northwind" / "Northwnd" 94).
+    """
+    if min(len(entered.replace(" ", "")), len(known.replace(" ", ""))) < (
+        DUPLICATE_FUZZY_MIN_LENGTH
+    ):
+        return 100.0 if entered == known else 0.0
+    return name_similarity(entered, known)
 
 
 def vendor_possible_duplicates(
@@ -125,14 +146,18 @@ def vendor_possible_duplicates(
     tax_number: str = "",
     other_names: list[str] | None = None,
     exclude_id: int | None = None,
+    country: str = "",
 ) -> list[DuplicateCandidate]:
     """Existing vendors that look like the one being entered: "did you mean ...?".
 
-    Names are compared normalised ("Acme Ltd." = "ACME Limited") with rapidfuzz;
-    registration and tax numbers are compared ignoring spaces and punctuation.
+    Names (legal, trading and aliases, on both sides) are compared normalised
+    ("Acme Ltd." = "ACME Limited", word order ignored) with rapidfuzz; registration and
+    tax numbers are compared ignoring spaces and punctuation, within `country` when it is
+    given (a registry's numbers are only unique within its country).
     """
-    found: dict[int, DuplicateCandidate] = {}
+    reasons: dict[int, list[str]] = {}
     vendors = Vendor.objects.exclude(pk=exclude_id) if exclude_id else Vendor.objects.all()
+    same_country = vendors.filter(country=country.strip().upper()) if country else vendors
     for label, value, attr in (
         ("registration number", registration_number, "registration_number"),
         ("tax number", tax_number, "tax_number"),
@@ -140,27 +165,33 @@ def vendor_possible_duplicates(
         key = identifier_key(value)
         if not key:
             continue
-        # Identifiers are short and few per vendor: compare normalised in Python, after a
-        # cheap SQL narrowing on the last characters (which punctuation never touches).
-        for vendor in vendors.filter(**{f"{attr}__iendswith": key[-3:]}):
-            if identifier_key(getattr(vendor, attr)) == key:
-                found.setdefault(vendor.pk, DuplicateCandidate(vendor, f"same {label}"))
-    keys = {name_key(name) for name in [legal_name, *(other_names or [])] if name.strip()}
-    keys.discard("")
-    if keys:
-        known: list[tuple[int, str]] = list(vendors.values_list("pk", "name_key"))
-        other = VendorName.objects.all()
+        # Stored numbers keep the spacing they were typed with, and punctuation can sit
+        # anywhere in them ("SC 123 45"), so no SQL prefix/suffix narrowing is safe: compare
+        # every stored number normalised. One short column of one table is cheap to scan.
+        stored = same_country.exclude(**{attr: ""}).values_list("pk", attr)
+        for vendor_id, number in stored:
+            if identifier_key(number) == key:
+                reasons.setdefault(vendor_id, []).append(f"same {label}")
+    entered = {name_key(name) for name in [legal_name, *(other_names or [])] if name.strip()}
+    entered.discard("")
+    if entered:
+        known: list[tuple[int, str, str]] = [
+            (vendor_id, key, "name") for vendor_id, key in vendors.values_list("pk", "name_key")
+        ]
+        names = VendorName.objects.all()
         if exclude_id:
-            other = other.exclude(vendor_id=exclude_id)
-        known += list(other.values_list("vendor_id", "name_key"))
-        best: dict[int, float] = {}
-        for vendor_id, known_key in known:
-            score = max(name_similarity(key, known_key) for key in keys)
-            if score >= DUPLICATE_NAME_SCORE and score > best.get(vendor_id, 0):
-                best[vendor_id] = score
-        for vendor in Vendor.objects.filter(pk__in=best):
-            reason = f"name {best[vendor.pk]:.0f}% alike"
-            if vendor.pk in found:
-                reason = f"{found[vendor.pk].reason}, {reason}"
-            found[vendor.pk] = DuplicateCandidate(vendor, reason)
-    return sorted(found.values(), key=lambda candidate: candidate.vendor.legal_name)
+            names = names.exclude(vendor_id=exclude_id)
+        for vendor_id, key, kind, name in names.values_list(
+            "vendor_id", "name_key", "kind", "name"
+        ):
+            label = "trading name" if kind == VendorName.Kind.TRADING else "alias"
+            known.append((vendor_id, key, f"{label} {name}"))
+        best: dict[int, tuple[float, str]] = {}
+        for vendor_id, known_key, label in known:
+            score = max(_name_score(key, known_key) for key in entered)
+            if score >= DUPLICATE_NAME_SCORE and score > best.get(vendor_id, (0.0, ""))[0]:
+                best[vendor_id] = (score, label)
+        for vendor_id, (score, label) in best.items():
+            reasons.setdefault(vendor_id, []).append(f"{label} {score:.0f}% alike")
+    found = Vendor.objects.filter(pk__in=reasons).order_by("legal_name", "pk")
+    return [DuplicateCandidate(vendor, ", ".join(reasons[vendor.pk])) for vendor in found]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
-from django.core.validators import URLValidator
+from django.core.validators import EmailValidator, URLValidator
 from django.db import transaction
 from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
@@ -33,6 +33,7 @@ from vendors.models import (
     CheckStatus,
     ConflictDeclaration,
     DueDiligenceCheck,
+    SanctionsMatch,
     Vendor,
     VendorContact,
     VendorDocument,
@@ -49,7 +50,7 @@ from vendors.selectors import (
     vendor_may_see_file,
     vendor_possible_duplicates,
 )
-from vendors.validators import iban_clean, tax_number_clean, validate_country
+from vendors.validators import bic_clean, iban_clean, tax_number_clean, validate_country
 
 logger = logging.getLogger(__name__)
 
@@ -98,8 +99,16 @@ class VendorInput:
     contacts: list[ContactInput] = field(default_factory=list)
 
 
+def _too_long(value: str, limit: int) -> list[str]:
+    return [f"At most {limit} characters."] if len(value) > limit else []
+
+
 def _clean_vendor_input(data: VendorInput) -> VendorInput:
-    """Validate every field, or raise one InvalidInput naming each bad field."""
+    """Validate every field, or raise one InvalidInput naming each bad field.
+
+    Lengths are checked here because PostgreSQL refuses an over-long value with a
+    DataError (a 500), where SQLite would have stored it.
+    """
     errors: dict[str, list[str]] = {}
     data.legal_name = " ".join(data.legal_name.split())
     if not data.legal_name:
@@ -117,14 +126,20 @@ def _clean_vendor_input(data: VendorInput) -> VendorInput:
         except ValidationError as error:
             errors["tax_number"] = error.messages
     data.registration_number = data.registration_number.strip()
-    if len(data.registration_number) > 40:
-        errors["registration_number"] = ["At most 40 characters."]
+    if problem := _too_long(data.registration_number, 40):
+        errors["registration_number"] = problem
+    data.address = data.address.strip()
+    if problem := _too_long(data.address, 2000):
+        errors["address"] = problem
     data.website = data.website.strip()
     if data.website:
         try:
             URLValidator(schemes=["http", "https"])(data.website)
         except ValidationError:
             errors["website"] = ["Enter a web address starting with http:// or https://."]
+        else:
+            if problem := _too_long(data.website, 300):
+                errors["website"] = problem
     if not VendorType.objects.filter(pk=data.vendor_type_id).exists():
         errors["vendor_type"] = ["Choose a vendor type."]
     owner = User.objects.filter(pk=data.owner_id, is_active=True).first()
@@ -135,19 +150,43 @@ def _clean_vendor_input(data: VendorInput) -> VendorInput:
         errors["categories"] = ["Choose categories from the list."]
     data.trading_names = [" ".join(n.split()) for n in data.trading_names if n.strip()]
     data.aliases = [" ".join(n.split()) for n in data.aliases if n.strip()]
-    if any(len(name) > 200 for name in [*data.trading_names, *data.aliases]):
-        errors["trading_names"] = ["Each name may have at most 200 characters."]
+    for field_name, names in (("trading_names", data.trading_names), ("aliases", data.aliases)):
+        if any(len(name) > 200 for name in names):
+            errors[field_name] = ["Each name may have at most 200 characters."]
+    valid_email = EmailValidator()
     for index, contact in enumerate(data.contacts):
-        contact.name = contact.name.strip()
+        contact.name = " ".join(contact.name.split())
         contact.email = contact.email.strip()
-        if not contact.name or not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", contact.email):
+        contact.phone = contact.phone.strip()
+        contact.job_title = contact.job_title.strip()
+        try:
+            valid_email(contact.email)
+        except ValidationError:
+            email_ok = False
+        else:
+            email_ok = True
+        if not contact.name or not email_ok:
             errors.setdefault("contacts", []).append(
                 f"Contact {index + 1}: give a name and a valid email address."
+            )
+        elif (
+            len(contact.name) > 120
+            or len(contact.email) > 254
+            or len(contact.phone) > 40
+            or len(contact.job_title) > 120
+        ):
+            errors.setdefault("contacts", []).append(
+                f"Contact {index + 1}: name and job title at most 120 characters, phone at most 40."
             )
     if errors:
         first = next(iter(errors.values()))[0]
         raise InvalidInput(first, fields=errors)
     return data
+
+
+def _key(name: str) -> str:
+    # "&" becomes " and ", so a key can outgrow the 200 characters of its column.
+    return name_key(name)[:200]
 
 
 def _write_names_and_contacts(vendor: Vendor, data: VendorInput) -> None:
@@ -158,7 +197,7 @@ def _write_names_and_contacts(vendor: Vendor, data: VendorInput) -> None:
         (VendorName.Kind.ALIAS, data.aliases),
     ):
         for name in names:
-            key = name_key(name)
+            key = _key(name)
             if key in seen:
                 continue
             seen.add(key)
@@ -169,8 +208,8 @@ def _write_names_and_contacts(vendor: Vendor, data: VendorInput) -> None:
             vendor=vendor,
             name=contact.name,
             email=contact.email,
-            phone=contact.phone.strip(),
-            job_title=contact.job_title.strip(),
+            phone=contact.phone,
+            job_title=contact.job_title,
             is_primary=contact.is_primary,
         )
     vendor.categories.set(data.category_ids)
@@ -190,17 +229,18 @@ def vendor_create(*, by: User, data: VendorInput, not_a_duplicate: bool = False)
         registration_number=data.registration_number,
         tax_number=data.tax_number,
         other_names=[*data.trading_names, *data.aliases],
+        country=data.country,
     )
     if candidates and not not_a_duplicate:
         raise PossibleDuplicate(candidates)
     with transaction.atomic():
         vendor = Vendor.objects.create(
             legal_name=data.legal_name,
-            name_key=name_key(data.legal_name),
+            name_key=_key(data.legal_name),
             registration_number=data.registration_number,
             tax_number=data.tax_number,
             country=data.country,
-            address=data.address.strip(),
+            address=data.address,
             website=data.website,
             vendor_type_id=data.vendor_type_id,
             owner_id=data.owner_id,
@@ -208,14 +248,24 @@ def vendor_create(*, by: User, data: VendorInput, not_a_duplicate: bool = False)
             created_by=by,
         )
         _write_names_and_contacts(vendor, data)
-        note = ""
-        if candidates:
-            note = "Added although it resembles: " + "; ".join(
-                f"{c.vendor.legal_name} ({c.reason})" for c in candidates
-            )
-        audit_record(target=vendor, actor=by, action="created", to_state=vendor.state, comment=note)
+        audit_record(
+            target=vendor,
+            actor=by,
+            action="created",
+            to_state=vendor.state,
+            comment=_resemblance_note("Added", candidates),
+        )
     logger.info("vendor %s created by %s", vendor.pk, by.username)
     return vendor
+
+
+def _resemblance_note(done: str, candidates: list[DuplicateCandidate]) -> str:
+    """What a confirmed "not a duplicate" resembled, for the audit trail."""
+    if not candidates:
+        return ""
+    return f"{done} although it resembles: " + "; ".join(
+        f"{c.vendor.legal_name} (#{c.vendor.pk}, {c.reason})" for c in candidates
+    )
 
 
 def _lock_vendor(vendor_id: int) -> Vendor:
@@ -239,6 +289,7 @@ def vendor_update(
         tax_number=data.tax_number,
         other_names=[*data.trading_names, *data.aliases],
         exclude_id=vendor_id,
+        country=data.country,
     )
     if candidates and not not_a_duplicate:
         raise PossibleDuplicate(candidates)
@@ -247,20 +298,35 @@ def vendor_update(
         if vendor.state == VendorState.OFFBOARDED:
             raise Conflict(f"{vendor.legal_name} is offboarded; it can no longer be edited.")
         names_before = {vendor.name_key, *vendor.other_names.values_list("name_key", flat=True)}
-        vendor.legal_name = data.legal_name
-        vendor.name_key = name_key(data.legal_name)
-        vendor.registration_number = data.registration_number
-        vendor.tax_number = data.tax_number
-        vendor.country = data.country
-        vendor.address = data.address.strip()
-        vendor.website = data.website
-        vendor.vendor_type_id = data.vendor_type_id
-        vendor.owner_id = data.owner_id
-        vendor.processes_personal_data = data.processes_personal_data
+        new_values = {
+            "legal_name": data.legal_name,
+            "registration_number": data.registration_number,
+            "tax_number": data.tax_number,
+            "country": data.country,
+            "address": data.address,
+            "website": data.website,
+            "vendor_type_id": data.vendor_type_id,
+            "owner_id": data.owner_id,
+            "processes_personal_data": data.processes_personal_data,
+        }
+        changed = [name for name, value in new_values.items() if getattr(vendor, name) != value]
+        for name, value in new_values.items():
+            setattr(vendor, name, value)
+        vendor.name_key = _key(data.legal_name)
         vendor.save()
         _write_names_and_contacts(vendor, data)
         names_after = {vendor.name_key, *vendor.other_names.values_list("name_key", flat=True)}
-        audit_record(target=vendor, actor=by, action="edited")
+        if vendor.state == VendorState.UNDER_REVIEW:
+            # A new type or "processes personal data" brings its own checks into the review.
+            _checks_create(vendor)
+        note = "Changed: " + ", ".join(n.removesuffix("_id") for n in changed) if changed else ""
+        resemblance = _resemblance_note("Saved", candidates)
+        audit_record(
+            target=vendor,
+            actor=by,
+            action="edited",
+            comment=" ".join(part for part in (note + "." if note else "", resemblance) if part),
+        )
         if names_after != names_before and vendor.state != VendorState.PROSPECT:
             _queue_screening(vendor.pk)
     return vendor
@@ -300,11 +366,34 @@ def vendor_transition(*, vendor_id: int, by: User, action: str, reason: str) -> 
 
     Locks the row; refuses (403) anyone but procurement, (409) a move the state does not
     allow or an approval while checks, sanctions matches or the assessment are open,
-    listing each. Starting a review creates the checklist's checks and queues sanctions
-    screening on commit.
+    listing each in `fields["blockers"]`. Starting (or returning to) a review creates the
+    checklist's checks and queues sanctions screening on commit.
     """
+    if not vendor_may_manage(by):
+        raise NotAllowed("Only procurement can change a vendor's status.")
+    return _vendor_move(vendor_id=vendor_id, by=by, action=action, reason=reason)
+
+
+def vendor_block_for_sanctions_match(*, vendor_id: int, by: User, reason: str) -> Vendor:
+    """Block a vendor because a sanctions match was confirmed.
+
+    Whoever may review sanctions matches (procurement, finance, legal, admin) may block
+    for this reason: a confirmed match must stop orders at once, not wait for procurement.
+    Same guarantees as vendor_transition; an already blocked or offboarded vendor is left
+    as it is (409).
+    """
+    if not vendor_may_record_checks(by):
+        raise NotAllowed("Only procurement, finance or legal can act on sanctions matches.")
+    return _vendor_move(vendor_id=vendor_id, by=by, action="block", reason=reason)
+
+
+def _vendor_move(*, vendor_id: int, by: User, action: str, reason: str) -> Vendor:
+    """The move itself, for a caller that has checked who may make it."""
     if action not in VENDOR_ACTIONS:
-        raise InvalidInput(f"Unknown action {action!r}.")
+        raise InvalidInput(
+            f"Unknown action {action!r}.",
+            fields={"action": [f"Choose one of {', '.join(VENDOR_ACTIONS)}."]},
+        )
     method_name, past = VENDOR_ACTIONS[action]
     reason = reason.strip()
     if not reason:
@@ -312,14 +401,11 @@ def vendor_transition(*, vendor_id: int, by: User, action: str, reason: str) -> 
             "Give a reason: it is kept in the vendor's history.",
             fields={"reason": ["This field is required."]},
         )
-    if not vendor_may_manage(by):
-        raise NotAllowed("Only procurement can change a vendor's status.")
     with transaction.atomic():
         vendor = _lock_vendor(vendor_id)
         method = getattr(vendor, method_name)
-        meta = method._django_fsm
         from_state = vendor.state
-        if not meta.has_transition(from_state):
+        if not method._django_fsm.has_transition(from_state):
             raise Conflict(
                 f"{vendor.legal_name} is {vendor.get_state_display().lower()}; "
                 f"it cannot be {past} now."
@@ -339,7 +425,7 @@ def vendor_transition(*, vendor_id: int, by: User, action: str, reason: str) -> 
             raise Conflict(
                 f"{vendor.legal_name} was changed by someone else; reload and try again."
             ) from None
-        if action == "start_review":
+        if action in ("start_review", "return_to_review"):
             _checks_create(vendor)
         audit_record(
             target=vendor,
@@ -400,22 +486,29 @@ def vendor_bank_details_change(
     errors: dict[str, list[str]] = {}
     if not reason:
         errors["reason"] = ["Say why the bank details change (and how it was verified)."]
-    details.account_name = details.account_name.strip()
+    details.account_name = " ".join(details.account_name.split())
     if not details.account_name:
         errors["account_name"] = ["This field is required."]
+    elif problem := _too_long(details.account_name, 140):
+        errors["account_name"] = problem
     try:
         details.iban = iban_clean(details.iban)
     except ValidationError as error:
         errors["iban"] = error.messages
-    details.bic = details.bic.strip().upper().replace(" ", "")
-    if details.bic and not re.fullmatch(r"[A-Z]{6}[A-Z0-9]{2}([A-Z0-9]{3})?", details.bic):
-        errors["bic"] = ["A BIC has 8 or 11 letters and digits, e.g. NWBKGB2L."]
-    details.account_number = details.account_number.strip().replace(" ", "")
+    try:
+        details.bic = bic_clean(details.bic)
+    except ValidationError as error:
+        errors["bic"] = error.messages
+    details.account_number = re.sub(r"[\s-]", "", details.account_number)
     details.routing_code = details.routing_code.strip()
-    if not details.iban and not details.account_number:
+    if not details.iban and not details.account_number and "iban" not in errors:
         errors["iban"] = ["Give an IBAN, or an account number for countries without IBAN."]
-    if len(details.account_number) > 34 or len(details.routing_code) > 20:
-        errors["account_number"] = ["Too long for a bank account number."]
+    if len(details.account_number) > 34:
+        errors["account_number"] = ["At most 34 characters."]
+    elif details.account_number and not details.account_number.isalnum():
+        errors["account_number"] = ["Letters and digits only."]
+    if problem := _too_long(details.routing_code, 20):
+        errors["routing_code"] = problem
     if errors:
         raise InvalidInput(next(iter(errors.values()))[0], fields=errors)
     with transaction.atomic():
@@ -429,6 +522,12 @@ def vendor_bank_details_change(
             account_number=vendor.bank_account_number,
             routing_code=vendor.bank_routing_code,
         )
+        if previous == details:
+            # Saving the same details again must not send an approved vendor back to review.
+            raise InvalidInput(
+                "These are the bank details we already have; nothing was changed.",
+                fields={"iban": ["Same as the current bank details."]},
+            )
         vendor.bank_account_name = details.account_name
         vendor.bank_iban = details.iban
         vendor.bank_bic = details.bic
@@ -531,6 +630,8 @@ def due_diligence_check_record(
             "Describe the outcome: what was checked and what was found.",
             fields={"outcome": ["This field is required."]},
         )
+    if problem := _too_long(outcome, 5000):
+        raise InvalidInput(problem[0], fields={"outcome": problem})
     with files_removed_on_error() as stored, transaction.atomic():
         check = (
             DueDiligenceCheck.objects.select_for_update()
@@ -544,17 +645,19 @@ def due_diligence_check_record(
         if vendor.state == VendorState.OFFBOARDED:
             raise Conflict(f"{vendor.legal_name} is offboarded.")
         passing = status == CheckStatus.PASSED
-        uncleared = vendor.sanctions_matches.exclude(status="cleared")
+        uncleared = vendor.sanctions_matches.exclude(status=SanctionsMatch.Status.CLEARED)
         if passing and check.kind == CheckKind.SANCTIONS and uncleared.exists():
             raise Conflict(
-                "Clear or confirm each possible sanctions match first; "
-                "the check passes when none is left."
+                "The sanctions check cannot be passed by hand while a sanctions match is not "
+                "cleared: review each possible match; a confirmed match fails the check.",
+                fields={"status": ["A sanctions match is not cleared."]},
             )
         undeclared = not vendor.declarations.exists()
         if passing and check.kind == CheckKind.CONFLICT_OF_INTEREST and undeclared:
             raise Conflict(
                 "Nobody has declared their interests for this vendor yet: "
-                "ask the people involved to declare first."
+                "ask the people involved to declare first.",
+                fields={"status": ["No conflict-of-interest declaration yet."]},
             )
         if status == CheckStatus.NOT_APPLICABLE and check.required:
             raise InvalidInput(
@@ -600,6 +703,8 @@ def conflict_declare(
             "Describe the conflict (who, what relationship).",
             fields={"details": ["This field is required when you declare a conflict."]},
         )
+    if problem := _too_long(details, 5000):
+        raise InvalidInput(problem[0], fields={"details": problem})
     with transaction.atomic():
         vendor = _lock_vendor(vendor_id)
         declaration, _ = ConflictDeclaration.objects.update_or_create(
