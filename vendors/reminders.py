@@ -1,0 +1,340 @@
+"""Reminders about vendors and contracts, sent as digests by the hourly beat task.
+
+What is due is read from the database on every run. Each reminded thing has a
+ReminderSent key per occasion (a contract at an offset before its notice deadline, a
+certificate expiring, a reassessment falling due), inserted in the same transaction as
+the digest that carries it; the digest itself has an email_send_once key per recipient
+per day (per ISO week for procurement's digest). So overlapping runs, retries and a
+worker that was down never send a thing twice, and nothing is lost: an item that could
+not go out today (the day's digest already went) goes in tomorrow's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Count, Exists, OuterRef, Q
+from django.urls import reverse
+from django.utils import timezone
+
+from procurement.models import Role, User
+from procurement.services import email_send_once
+from vendors.emails import vendor_url
+from vendors.models import (
+    LIVE_CONTRACT_STATES,
+    Contract,
+    ReminderSent,
+    Vendor,
+    VendorDocument,
+    VendorState,
+)
+
+logger = logging.getLogger(__name__)
+
+# A reassessment is announced this many days before it falls due.
+REASSESSMENT_WARNING_DAYS = 30
+# Purchase requests still on their way to an order: a vendor that is not approved holds them up.
+OPEN_REQUEST_STATES = ("draft", "submitted", "pending_approval", "returned", "approved")
+
+
+def contract_url(contract_id: int) -> str:
+    return settings.SITE_URL + reverse("contracts:detail", args=[contract_id])
+
+
+@dataclass
+class Item:
+    """One line of a digest, and the ReminderSent keys that mark it sent."""
+
+    keys: list[str]
+    context: dict[str, object] = field(default_factory=dict)
+
+
+def _claim(items: Iterable[Item]) -> list[Item]:
+    """Insert each item's keys; keep the items nobody had claimed. Call inside a transaction.
+
+    A key already there (another run got it first) drops its item; on PostgreSQL a
+    concurrent run's uncommitted key makes this wait, then drop it.
+    """
+    kept = []
+    for item in items:
+        try:
+            with transaction.atomic():
+                for key in item.keys:
+                    ReminderSent.objects.create(key=key)
+        except IntegrityError:
+            continue
+        kept.append(item)
+    return kept
+
+
+class _NotSent(Exception):
+    """Rolls the claimed keys back: the digest did not go (already sent today)."""
+
+
+def _send_digest(
+    *, recipient: User, items: list[Item], key: str, template: str, context: dict[str, object]
+) -> bool:
+    """Claim the items and send them in one email, atomically: no email, no keys."""
+    try:
+        with transaction.atomic():
+            kept = _claim(items)
+            if not kept:
+                raise _NotSent
+            sent = email_send_once(
+                key=key,
+                to=recipient.email,
+                template=template,
+                context={**context, "recipient": recipient, "items": [i.context for i in kept]},
+            )
+            if not sent:
+                raise _NotSent
+    except _NotSent:
+        return False
+    except OSError:
+        # The mail server failed: nothing was recorded, the next hourly run tries again.
+        logger.exception("digest %s to %s not sent", key, recipient.email)
+        return False
+    return True
+
+
+# --- Contract owners ---------------------------------------------------------------------
+
+
+def _contract_item(contract: Contract, *, today: dt.date) -> Item | None:
+    """A line for `contract` if an offset before its notice deadline was crossed and not yet
+    reminded of. When several were crossed since (a worker was down), one line marks all."""
+    crossed = [
+        offset
+        for offset in settings.CONTRACT_REMINDER_DAYS
+        if today >= contract.notice_deadline - dt.timedelta(days=offset)
+    ]
+    if not crossed:
+        return None
+    keys = [
+        f"contract-reminder:{contract.pk}:{offset}:{contract.notice_deadline.isoformat()}"
+        for offset in crossed
+    ]
+    done = set(ReminderSent.objects.filter(key__in=keys).values_list("key", flat=True))
+    keys = [key for key in keys if key not in done]
+    if not keys:
+        return None
+    days_left = (contract.notice_deadline - today).days
+    return Item(
+        keys=keys,
+        context={
+            "contract": contract,
+            "vendor": contract.vendor,
+            "days_left": days_left,
+            "overdue": days_left < 0,
+            "days_overdue": -days_left,
+            "url": contract_url(contract.pk),
+        },
+    )
+
+
+def contract_owner_digests_send(*, today: dt.date) -> int:
+    """One email per contract owner listing each of their contracts that crossed a reminder
+    offset (settings.CONTRACT_REMINDER_DAYS) before its notice deadline. Returns emails sent."""
+    if not settings.CONTRACT_REMINDER_DAYS:
+        return 0
+    furthest = max(settings.CONTRACT_REMINDER_DAYS)
+    contracts = (
+        Contract.objects.filter(
+            state__in=LIVE_CONTRACT_STATES,
+            end_date__gte=today,
+            notice_deadline__lte=today + dt.timedelta(days=furthest),
+            owner__is_active=True,
+        )
+        .exclude(owner__email="")
+        .select_related("vendor", "owner")
+        .order_by("notice_deadline", "id")
+    )
+    by_owner: dict[int, list[Item]] = defaultdict(list)
+    owners: dict[int, User] = {}
+    for contract in contracts:
+        item = _contract_item(contract, today=today)
+        if item is not None:
+            by_owner[contract.owner_id].append(item)
+            owners[contract.owner_id] = contract.owner
+    sent = 0
+    for owner_id, items in by_owner.items():
+        sent += _send_digest(
+            recipient=owners[owner_id],
+            items=items,
+            key=f"contract-digest:{owner_id}:{today.isoformat()}",
+            template="contract_renewal_digest",
+            context={
+                "day": today,
+                "pipeline_url": settings.SITE_URL + reverse("contracts:pipeline"),
+            },
+        )
+    return sent
+
+
+# --- Vendor owners -----------------------------------------------------------------------
+
+
+def _certificates_due(*, today: dt.date) -> list[VendorDocument]:
+    """Documents expiring within the warning window, or expired, that no later document of
+    the same kind for the same vendor replaces; for vendors still in use."""
+    newer = VendorDocument.objects.filter(
+        vendor_id=OuterRef("vendor_id"),
+        kind=OuterRef("kind"),
+        expires_on__gt=OuterRef("expires_on"),
+    )
+    return list(
+        VendorDocument.objects.filter(
+            expires_on__isnull=False,
+            expires_on__lte=today + dt.timedelta(days=settings.VENDOR_CERTIFICATE_WARNING_DAYS),
+        )
+        .exclude(vendor__state=VendorState.OFFBOARDED)
+        .exclude(Exists(newer))
+        .select_related("vendor", "vendor__owner")
+        .order_by("expires_on", "id")
+    )
+
+
+def vendor_owner_digests_send(*, today: dt.date) -> int:
+    """One email per vendor owner: certificates expiring soon (once while expiring, once more
+    when expired) and reassessments falling due. Returns emails sent."""
+    by_owner: dict[int, list[Item]] = defaultdict(list)
+    owners: dict[int, User] = {}
+    for document in _certificates_due(today=today):
+        assert document.expires_on is not None  # filtered on
+        expired = document.expires_on < today
+        occasion = "expired" if expired else "expiring"
+        key = f"vendor-certificate:{document.pk}:{document.expires_on.isoformat()}:{occasion}"
+        by_owner[document.vendor.owner_id].append(
+            Item(
+                keys=[key],
+                context={
+                    "kind": "certificate",
+                    "document": document,
+                    "vendor": document.vendor,
+                    "expired": expired,
+                    "days_left": (document.expires_on - today).days,
+                    "url": vendor_url(document.vendor_id),
+                },
+            )
+        )
+        owners[document.vendor.owner_id] = document.vendor.owner
+    reassessments = (
+        Vendor.objects.filter(
+            next_assessment_due__isnull=False,
+            next_assessment_due__lte=today + dt.timedelta(days=REASSESSMENT_WARNING_DAYS),
+        )
+        .exclude(state__in=[VendorState.OFFBOARDED, VendorState.BLOCKED])
+        .select_related("owner")
+        .order_by("next_assessment_due", "id")
+    )
+    for vendor in reassessments:
+        assert vendor.next_assessment_due is not None  # filtered on
+        by_owner[vendor.owner_id].append(
+            Item(
+                keys=[f"vendor-reassessment:{vendor.pk}:{vendor.next_assessment_due.isoformat()}"],
+                context={
+                    "kind": "reassessment",
+                    "vendor": vendor,
+                    "due": vendor.next_assessment_due,
+                    "days_left": (vendor.next_assessment_due - today).days,
+                    "url": vendor_url(vendor.pk),
+                },
+            )
+        )
+        owners[vendor.owner_id] = vendor.owner
+    sent = 0
+    for owner_id, items in by_owner.items():
+        owner = owners[owner_id]
+        if not owner.is_active or not owner.email:
+            continue
+        done = set(
+            ReminderSent.objects.filter(
+                key__in=[key for item in items for key in item.keys]
+            ).values_list("key", flat=True)
+        )
+        items = [item for item in items if not set(item.keys) & done]
+        if not items:
+            continue
+        sent += _send_digest(
+            recipient=owner,
+            items=items,
+            key=f"vendor-owner-digest:{owner_id}:{today.isoformat()}",
+            template="vendor_owner_digest",
+            context={"day": today},
+        )
+    return sent
+
+
+# --- Procurement, weekly -----------------------------------------------------------------
+
+
+def vendors_blocking_requests() -> list[Vendor]:
+    """Vendors that are not approved but named by open purchase requests, annotated with
+    `open_requests` (how many), most requests first."""
+    open_requests = Q(purchase_requests__state__in=OPEN_REQUEST_STATES)
+    return list(
+        Vendor.objects.exclude(state=VendorState.APPROVED)
+        .annotate(open_requests=Count("purchase_requests", filter=open_requests, distinct=True))
+        .filter(open_requests__gt=0)
+        .select_related("owner")
+        .order_by("-open_requests", "legal_name")
+    )
+
+
+def procurement_digests_send(*, today: dt.date) -> int:
+    """Once per ISO week, every active procurement user hears which vendors hold up open
+    requests, if any do. Returns emails sent."""
+    vendors = vendors_blocking_requests()
+    if not vendors:
+        return 0
+    rows = []
+    for vendor in vendors:
+        references = [
+            request.reference
+            for request in vendor.purchase_requests.filter(state__in=OPEN_REQUEST_STATES).order_by(
+                "created_at", "id"
+            )[:5]
+        ]
+        rows.append(
+            {
+                "vendor": vendor,
+                "open_requests": vendor.open_requests,  # type: ignore[attr-defined]
+                "references": references,
+                "url": vendor_url(vendor.pk),
+            }
+        )
+    year, week, _ = today.isocalendar()
+    recipients = (
+        User.objects.filter(is_active=True, roles__role=Role.PROCUREMENT)
+        .exclude(email="")
+        .distinct()
+        .order_by("pk")
+    )
+    sent = 0
+    for person in recipients:
+        try:
+            sent += email_send_once(
+                key=f"vendor-blocking-digest:{person.pk}:{year}-W{week:02d}",
+                to=person.email,
+                template="vendor_blocking_digest",
+                context={"recipient": person, "rows": rows, "year": year, "week": week},
+            )
+        except OSError:
+            logger.exception("weekly vendor digest to %s not sent", person.email)
+    return sent
+
+
+def reminders_send_due(*, now: dt.datetime | None = None) -> int:
+    """Beat, hourly: every digest that is due. Returns how many emails went out."""
+    today = timezone.localdate(now or timezone.now())
+    return (
+        contract_owner_digests_send(today=today)
+        + vendor_owner_digests_send(today=today)
+        + procurement_digests_send(today=today)
+    )
