@@ -76,6 +76,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "procurement.context_processors.platform",
                 "approvals.context_processors.pending_approvals",
+                "vendors.context_processors.vendor_navigation",
             ],
         },
     },
@@ -299,8 +300,8 @@ REST_FRAMEWORK = {
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Procurement platform API",
-    "DESCRIPTION": "Purchase requests and their lifecycle. Authenticate with a session or "
-    "`Authorization: Token <key>` from `POST /api/auth/token/`.",
+    "DESCRIPTION": "Purchase requests, approvals, vendors, security assessments and contracts. "
+    "Authenticate with a session or `Authorization: Token <key>` from `POST /api/auth/token/`.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
@@ -311,6 +312,16 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "RequestStateEnum": "requests.models.RequestState",
         "ApprovalStepStateEnum": "approvals.models.StepState",
+        "VendorStateEnum": "vendors.models.VendorState",
+        "CheckStatusEnum": "vendors.models.CheckStatus",
+        "CheckKindEnum": "vendors.models.CheckKind",
+        "VendorDocumentKindEnum": "vendors.models.VendorDocument.Kind",
+        "VendorNameKindEnum": "vendors.models.VendorName.Kind",
+        "SanctionsMatchStatusEnum": "vendors.models.SanctionsMatch.Status",
+        "ContractStateEnum": "vendors.models.ContractState",
+        # Several serializers have an "action" or "kind"; these keep the names the API had.
+        "ActionEnum": "requests.services.ACTIONS",
+        "KindEnum": ["transition", "comment"],
     },
 }
 
