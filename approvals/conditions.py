@@ -56,13 +56,17 @@ def _vendor_not_approved(request: PurchaseRequest) -> bool:
 
 
 def _vendor_tier_at_least(request: PurchaseRequest, tier: str) -> bool:
-    """The named vendor's risk tier is `tier` or worse. A vendor never assessed counts as
-    matching: its risk is unknown, so the step stays (as with an unanswered fact)."""
+    """The named vendor's risk tier is `tier` or worse.
+
+    A vendor never assessed counts as matching when its type calls for an assessment: its
+    risk is unknown where it matters, so the step stays (as with an unanswered fact). A type
+    that needs none (a hardware reseller) has no tier to compare and does not match.
+    """
     vendor = request.vendor
     if vendor is None:
         return False
     if not vendor.risk_tier:
-        return True
+        return vendor.vendor_type.requires_security_assessment
     return RISK_TIER_ORDER[vendor.risk_tier] >= RISK_TIER_ORDER[tier]
 
 

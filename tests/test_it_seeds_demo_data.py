@@ -14,6 +14,7 @@ from django.db.models import Model
 
 from procurement.models import AuditEntry, CostCentre, Department, Role, User, UserRole
 from requests.models import LineItem, PurchaseRequest, RequestState
+from vendors.models import Assessment, Contract, SanctionsEntry, SanctionsMatch, Vendor
 
 SEEDED: list[type[Model]] = [
     Department,
@@ -23,6 +24,11 @@ SEEDED: list[type[Model]] = [
     PurchaseRequest,
     LineItem,
     AuditEntry,
+    Vendor,
+    Contract,
+    Assessment,
+    SanctionsEntry,
+    SanctionsMatch,
 ]
 
 
@@ -112,8 +118,33 @@ def test_it_seeds_an_active_approval_policy_and_routes_the_sample_request(settin
         "Line manager",
         "Finance review",
         "Security review",
+        "New vendor review",
+        "Security review of a high-risk vendor",
         "Department head",
     ]
     # The submitted sample (3 laptops and docks, 4,917.00 GBP) waits for mark alone.
     steps = ApprovalStep.objects.filter(request__title="Laptops for three new engineers")
     assert [(s.name, s.state) for s in steps] == [("Line manager", "pending")]
+
+
+@pytest.mark.django_db
+def test_it_seeds_vendors_in_the_states_a_buyer_meets(settings):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=io.StringIO())
+
+    states = dict(Vendor.objects.values_list("legal_name", "state"))
+    assert states == {
+        "Northwind Hardware Ltd": "approved",
+        "Cloudberry Analytics GmbH": "under_review",
+        "Kestrel Global Trading LLC": "under_review",
+    }
+    # The renewal pipeline has something in it, and the sanctions review something to judge.
+    contract = Contract.objects.get()
+    assert (contract.vendor.legal_name, contract.state) == ("Northwind Hardware Ltd", "active")
+    assert SanctionsMatch.objects.filter(
+        vendor__legal_name="Kestrel Global Trading LLC", status="possible"
+    ).exists()
+    assert Assessment.objects.get().vendor.legal_name == "Cloudberry Analytics GmbH"
+    request = PurchaseRequest.objects.get(title="Laptops for three new engineers")
+    assert request.vendor is not None
+    assert request.vendor.legal_name == "Northwind Hardware Ltd"

@@ -80,11 +80,9 @@ def test_it_leaves_the_vendor_choice_to_procurement_when_the_request_names_none(
 
 @pytest.mark.parametrize(
     ("tier", "needs_security"),
-    [("low", False), ("medium", False), ("high", True), ("critical", True), ("", True)],
+    [("low", False), ("medium", False), ("high", True), ("critical", True)],
 )
-def test_it_asks_the_security_reviewer_for_high_risk_vendors_and_unassessed_ones(
-    org, tier, needs_security
-):
+def test_it_asks_the_security_reviewer_for_high_risk_vendors(org, tier, needs_security):
     policy(LINE_MANAGER, RISKY_VENDOR)
     vendor = with_tier(vendor_approved(by=org.procurement, legal_name="Tiered Ltd"), tier)
 
@@ -92,6 +90,18 @@ def test_it_asks_the_security_reviewer_for_high_risk_vendors_and_unassessed_ones
 
     names = [name for name, *_ in steps_of(request)]
     assert ("Security review" in names) is needs_security
+
+
+def test_it_treats_an_unassessed_vendor_as_risky_when_its_type_needs_an_assessment(org):
+    policy(LINE_MANAGER, RISKY_VENDOR)
+    saas = vendor_create(by=org.procurement, legal_name="Unassessed Cloud Ltd", type_code="saas")
+    hardware = vendor_create(by=org.procurement, legal_name="Plain Boxes Ltd")
+
+    to_saas = submitted(org, vendor=saas)
+    to_hardware = submitted(org, vendor=hardware)
+
+    assert [name for name, *_ in steps_of(to_saas)] == ["Line manager", "Security review"]
+    assert [name for name, *_ in steps_of(to_hardware)] == ["Line manager"]
 
 
 def test_it_freezes_the_vendor_condition_at_submission(org):

@@ -1,5 +1,7 @@
 """Demo data for a local install: departments, one user per role, an approval policy,
-demo exchange rates and two sample requests.
+demo exchange rates, the sample sanctions lists, vendors in several states (one with a
+possible sanctions match, one with a questionnaire out), a contract coming up for renewal,
+and two sample requests.
 
 It lives in the highest app it touches (approvals), as cross-app use cases do.
 
@@ -12,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass
 from decimal import Decimal
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
@@ -26,6 +29,18 @@ from requests.services import (
     RequestInput,
     purchase_request_create,
     purchase_request_transition,
+)
+from vendors.assessments import assessment_send, questionnaire_templates_active
+from vendors.contracts import ContractInput, contract_create, contract_transition
+from vendors.models import CheckStatus, RiskTier, SanctionsList, Vendor, VendorState, VendorType
+from vendors.sanctions import sanctions_list_import, vendor_sanctions_screen
+from vendors.services import (
+    ContactInput,
+    VendorInput,
+    conflict_declare,
+    due_diligence_check_record,
+    vendor_create,
+    vendor_transition,
 )
 
 # Approximate, for the demo only: GBP per unit of each currency.
@@ -97,11 +112,15 @@ class Command(BaseCommand):
             users = self._users(departments)
             self._exchange_rates()
             self._approval_policy()
-            created_requests = self._sample_requests(users["alice"], departments["it"])
+            vendors = self._vendors(users["pat"])
+            created_requests = self._sample_requests(
+                users["alice"], departments["it"], vendors["Northwind Hardware Ltd"]
+            )
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(departments)} departments, {len(users)} users "
-                f"({', '.join(users)}), {created_requests} new sample requests. "
+                f"({', '.join(users)}), {len(vendors)} vendors, "
+                f"{created_requests} new sample requests. "
                 f"Password for every demo user: {DEMO_PASSWORD}"
             )
         )
@@ -188,6 +207,22 @@ class Command(BaseCommand):
                 "software_or_personal_data": True,
             },
             {
+                "name": "New vendor review",
+                "approver_kind": ApproverKind.ROLE,
+                "approver_role": Role.PROCUREMENT,
+                "mode": Mode.ANY,
+                "stage": 2,
+                "vendor_not_approved": True,
+            },
+            {
+                "name": "Security review of a high-risk vendor",
+                "approver_kind": ApproverKind.ROLE,
+                "approver_role": Role.SECURITY_REVIEWER,
+                "mode": Mode.ANY,
+                "stage": 2,
+                "vendor_risk_tier_at_least": RiskTier.HIGH,
+            },
+            {
                 "name": "Department head",
                 "approver_kind": ApproverKind.DEPARTMENT_HEAD,
                 "mode": Mode.ONE,
@@ -198,7 +233,94 @@ class Command(BaseCommand):
         for position, fields in enumerate(rules):
             ApprovalRule.objects.create(policy=policy, position=position, **fields)
 
-    def _sample_requests(self, requester: User, department: Department) -> int:
+    def _vendors(self, buyer: User) -> dict[str, Vendor]:
+        """Vendors made through the services, as procurement would: one approved with a
+        contract due for renewal, one under review with a questionnaire out, one whose name
+        resembles a party on the sample sanctions lists."""
+        samples = Path(settings.BASE_DIR) / "vendors" / "sample_data" / "sanctions"
+        if not SanctionsList.objects.exists():
+            sanctions_list_import(source="uk", path=samples / "ConList.csv")
+            sanctions_list_import(source="eu", path=samples / "eu_consolidated.xml")
+            sanctions_list_import(
+                source="ofac", path=samples / "sdn.csv", aliases_path=samples / "alt.csv"
+            )
+        vendors: dict[str, Vendor] = {}
+        for name, type_code, country, tax_number, personal in [
+            ("Northwind Hardware Ltd", "hardware", "GB", "GB980780684", False),
+            ("Cloudberry Analytics GmbH", "saas", "DE", "DE136695976", True),
+            ("Kestrel Global Trading LLC", "other", "US", "", False),
+        ]:
+            existing = Vendor.objects.filter(legal_name=name).first()
+            if existing is not None:
+                vendors[name] = existing
+                continue
+            vendor = vendor_create(
+                by=buyer,
+                not_a_duplicate=True,
+                data=VendorInput(
+                    legal_name=name,
+                    country=country,
+                    tax_number=tax_number,
+                    vendor_type_id=VendorType.objects.get(code=type_code).pk,
+                    owner_id=buyer.pk,
+                    processes_personal_data=personal,
+                    contacts=[
+                        ContactInput(
+                            name="Sales desk",
+                            email=f"sales@{name.split()[0].lower()}.example",
+                            is_primary=True,
+                        )
+                    ],
+                ),
+            )
+            vendors[name] = vendor
+            vendor_transition(
+                vendor_id=vendor.pk, by=buyer, action="start_review", reason="Demo supplier"
+            )
+            # The sanctions check follows the screening, run here rather than by the worker.
+            vendor_sanctions_screen(vendor_id=vendor.pk)
+        # Read afresh: the transitions above moved the rows, not these instances.
+        vendors = {name: Vendor.objects.get(pk=vendor.pk) for name, vendor in vendors.items()}
+        northwind = vendors["Northwind Hardware Ltd"]
+        if northwind.state == VendorState.UNDER_REVIEW:
+            conflict_declare(vendor_id=northwind.pk, by=buyer, has_conflict=False)
+            for check in northwind.checks.exclude(status=CheckStatus.PASSED):
+                due_diligence_check_record(
+                    check_id=check.pk, by=buyer, status=CheckStatus.PASSED, outcome="Demo: checked."
+                )
+            vendor_transition(
+                vendor_id=northwind.pk, by=buyer, action="approve", reason="Demo: all checks passed"
+            )
+            today = timezone.localdate()
+            contract = contract_create(
+                by=buyer,
+                data=ContractInput(
+                    vendor_id=northwind.pk,
+                    title="Laptop and peripherals supply",
+                    owner_id=buyer.pk,
+                    value=Decimal("120000.00"),
+                    currency=settings.BASE_CURRENCY,
+                    start_date=today - dt.timedelta(days=300),
+                    end_date=today + dt.timedelta(days=65),
+                    notice_period_days=30,
+                    renewal_terms="Renews for 12 months at list price minus 12%.",
+                ),
+            )
+            contract_transition(
+                contract_id=contract.pk, by=buyer, action="activate", reason="Signed"
+            )
+        cloudberry = vendors["Cloudberry Analytics GmbH"]
+        if not cloudberry.assessments.exists():
+            assessment_send(
+                vendor_id=cloudberry.pk,
+                by=buyer,
+                template_id=questionnaire_templates_active().values_list("pk", flat=True)[0],
+                contact_name="Sales desk",
+                contact_email="sales@cloudberry.example",
+            )
+        return vendors
+
+    def _sample_requests(self, requester: User, department: Department, vendor: Vendor) -> int:
         """Made through the services, as a person would: a draft and a submitted request."""
         cost_centre = CostCentre.objects.get(code="IT-100")
         needed_by = timezone.localdate() + dt.timedelta(days=30)
@@ -212,6 +334,7 @@ class Command(BaseCommand):
                     category=Category.objects.get(code="hardware"),
                     needed_by=needed_by,
                     currency=settings.BASE_CURRENCY,
+                    vendor=vendor,
                     line_items=[
                         LineItemInput("14-inch laptop, 32 GB", Decimal("3"), Decimal("1450.00")),
                         LineItemInput("USB-C dock", Decimal("3"), Decimal("189.00")),
