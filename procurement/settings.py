@@ -92,7 +92,18 @@ if _database_url:
     if not _db.get("ENGINE"):
         raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {_database_url!r}")
 else:
-    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
+    # Web, worker and beat share this file. WAL lets readers go on beside a writer;
+    # IMMEDIATE transactions take the write lock up front and wait for it (timeout), instead
+    # of failing with "database is locked" when a read lock cannot be upgraded.
+    _db = {
+        "ENGINE": "django.db.backends.sqlite3",
+        "NAME": str(VAR_DIR / "db.sqlite3"),
+        "OPTIONS": {
+            "timeout": 20,
+            "transaction_mode": "IMMEDIATE",
+            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        },
+    }
 DATABASES = {"default": _db}
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
