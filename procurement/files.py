@@ -10,6 +10,8 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 from django.core.files.storage import default_storage
+from django.db.models.fields.files import FieldFile
+from django.http import FileResponse, Http404
 from django.core.files.uploadedfile import UploadedFile
 
 from procurement.errors import InvalidInput
@@ -81,3 +83,23 @@ def files_removed_on_error() -> Iterator[list[str]]:
 def delete_files(names: Sequence[str]) -> None:
     for name in names:
         default_storage.delete(name)
+
+
+def private_file_response(file: FieldFile, *, filename: str, content_type: str) -> FileResponse:
+    """Serve a stored upload to someone the caller has already checked may have it.
+
+    Always a download, with the content type sniffed at upload (never the client's), and
+    headers that stop a browser from guessing, running or caching it. A file missing from
+    storage is a 404, not a 500.
+    """
+    try:
+        handle = file.open("rb")
+    except FileNotFoundError:
+        raise Http404("The file is missing.") from None
+    response = FileResponse(
+        handle, as_attachment=True, filename=filename, content_type=content_type
+    )
+    response["X-Content-Type-Options"] = "nosniff"
+    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
+    response["Cache-Control"] = "private, no-store"
+    return response

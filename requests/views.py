@@ -22,6 +22,7 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procurement.errors import ApplicationError, NotFound
+from procurement.files import private_file_response
 from requests import workflow
 from requests.forms import (
     LINE_ITEM_ROWS_MAX,
@@ -420,18 +421,6 @@ def attachment_download(request: HttpRequest, pk: int, att_pk: int) -> FileRespo
     attachment = next((a for a in purchase_request.attachments.all() if a.pk == att_pk), None)
     if attachment is None:
         raise Http404("No such attachment.")
-    try:
-        handle = attachment.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file of this attachment is missing.") from None
-    response = FileResponse(
-        handle,
-        as_attachment=True,
-        filename=attachment.filename,
-        content_type=attachment.content_type,
+    return private_file_response(
+        attachment.file, filename=attachment.filename, content_type=attachment.content_type
     )
-    # The bytes were sniffed on upload, but the browser must still never guess or run them.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
