@@ -211,8 +211,14 @@ def _detail(request: Request, assessment_id: int, *, code: int = status.HTTP_200
 # --- Input -------------------------------------------------------------------------------
 
 
+# The largest id the database holds (a 64-bit key): a larger filter value was a 500.
+MAX_ID = 2**63 - 1
+
+
 class AssessmentFilterSerializer(serializers.Serializer):
-    vendor = serializers.IntegerField(required=False, min_value=1, help_text="A vendor's id.")
+    vendor = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="A vendor's id."
+    )
     state = serializers.ChoiceField(
         choices=AssessmentState.values,
         required=False,

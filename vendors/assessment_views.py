@@ -8,6 +8,7 @@ indexed and never send the address on as a Referer.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
@@ -25,7 +26,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procurement.errors import ApplicationError, InvalidInput, NotFound
-from procurement.files import human_size
+from procurement.files import human_size, private_file_response
 from vendors.assessments import (
     AssessmentLinkDead,
     answer_key,
@@ -70,6 +71,24 @@ FORM_REFERRER_POLICY = "strict-origin"
 def _user(request: HttpRequest) -> User:
     # @login_required has run: the user is a real account.
     return cast("User", request.user)
+
+
+def _posted_text(request: HttpRequest, key: str) -> str:
+    """A POSTed text without NUL characters, which PostgreSQL refuses in text (a 500).
+
+    These pages read a few fields straight from the POST instead of through a Django form,
+    whose fields refuse NUL themselves. Nobody types a NUL; dropping it loses nothing.
+    """
+    return str(request.POST.get(key, "")).replace("\x00", "")
+
+
+def _whole_number(raw: str, *, digits: int) -> int | None:
+    """`raw` as a number if it is 1 to `digits` ASCII digits, else None.
+
+    Not str.isdigit(): it accepts "²", which int() refuses, and a value of thousands of
+    digits, which int() refuses too; both were 500s.
+    """
+    return int(raw) if re.fullmatch(rf"[0-9]{{1,{digits}}}", raw) else None
 
 
 def _vendor_url(vendor_id: int) -> str | None:
@@ -140,8 +159,8 @@ def assessment_send(request: HttpRequest) -> HttpResponse:
                 return redirect("assessments:detail", assessment_id=assessment.pk)
         return _render_send(request, form, status=400)
     initial: dict[str, Any] = {}
-    vendor_id = request.GET.get("vendor", "")
-    vendor = Vendor.objects.filter(pk=int(vendor_id)).first() if vendor_id.isdigit() else None
+    vendor_id = _whole_number(request.GET.get("vendor", ""), digits=18)
+    vendor = Vendor.objects.filter(pk=vendor_id).first() if vendor_id is not None else None
     if vendor is not None:
         initial["vendor"] = vendor.pk
         contact = vendor.contacts.first()  # the primary contact first (model ordering)
@@ -257,7 +276,7 @@ def assessment_detail(request: HttpRequest, assessment_id: int) -> HttpResponse:
 def assessment_score_view(request: HttpRequest, assessment_id: int) -> HttpResponse:
     assessment = _get_or_404(request, assessment_id)
     posted = {
-        key: str(request.POST.get(key, "")) for key in request.POST if key != "csrfmiddlewaretoken"
+        key: _posted_text(request, key) for key in request.POST if key != "csrfmiddlewaretoken"
     }
     errors: dict[str, list[str]] = {}
     overrides: dict[int, tuple[int | None, str]] = {}
@@ -267,10 +286,11 @@ def assessment_score_view(request: HttpRequest, assessment_id: int) -> HttpRespo
         question_id = row.question.pk
         raw = posted.get(f"score_{question_id}", "").strip()
         reason = posted.get(f"reason_{question_id}", "")
+        score = _whole_number(raw, digits=3)
         if raw == "":
             overrides[question_id] = (None, "")
-        elif raw.isdigit() and int(raw) <= 100:
-            overrides[question_id] = (int(raw), reason)
+        elif score is not None and score <= 100:
+            overrides[question_id] = (score, reason)
         else:
             errors[f"score_{question_id}"] = ["Enter a whole number from 0 to 100."]
     if errors:
@@ -341,7 +361,7 @@ def assessment_resend_view(request: HttpRequest, assessment_id: int) -> HttpResp
 def assessment_cancel_view(request: HttpRequest, assessment_id: int) -> HttpResponse:
     def run(assessment: Assessment) -> str:
         assessment_cancel(
-            assessment_id=assessment.pk, by=_user(request), reason=request.POST.get("reason", "")
+            assessment_id=assessment.pk, by=_user(request), reason=_posted_text(request, "reason")
         )
         return "Questionnaire cancelled; its link no longer works."
 
@@ -353,7 +373,7 @@ def assessment_cancel_view(request: HttpRequest, assessment_id: int) -> HttpResp
 def assessment_reopen_view(request: HttpRequest, assessment_id: int) -> HttpResponse:
     def run(assessment: Assessment) -> str:
         reopened = assessment_reopen(
-            assessment_id=assessment.pk, by=_user(request), reason=request.POST.get("reason", "")
+            assessment_id=assessment.pk, by=_user(request), reason=_posted_text(request, "reason")
         )
         return f"Returned to the vendor: a new link was sent to {reopened.contact_email}."
 
@@ -369,18 +389,10 @@ def evidence_download(request: HttpRequest, assessment_id: int, answer_id: int) 
     if answer is None or answer.evidence is None:
         raise Http404("No such evidence.")
     document = answer.evidence
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The evidence file is missing.") from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.filename, content_type=document.content_type
+    # Sniffed on upload, but it came from outside: always a download, never guessed or run.
+    return private_file_response(
+        document.file, filename=document.filename, content_type=document.content_type
     )
-    # Sniffed on upload, but it came from outside: the browser must never guess or run it.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- The vendor's answer page (no login) -------------------------------------------------------

@@ -196,8 +196,14 @@ def _contract_input(data: dict[str, Any], *, current: Contract | None = None) ->
     )
 
 
+# The largest id the database holds (a 64-bit key): a larger filter value was a 500.
+MAX_ID = 2**63 - 1
+
+
 class ContractFilterSerializer(serializers.Serializer):
-    vendor = serializers.IntegerField(required=False, help_text="Only this vendor's contracts.")
+    vendor = serializers.IntegerField(
+        required=False, min_value=1, max_value=MAX_ID, help_text="Only this vendor's contracts."
+    )
     state = serializers.ChoiceField(
         choices=ContractState.choices,
         required=False,

@@ -7,6 +7,7 @@ vendors/contracts.py, and renders. People who may not see contracts get a 404.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING, cast
 
 from django.contrib import messages
@@ -18,6 +19,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procurement.errors import ApplicationError, NotFound
+from procurement.files import private_file_response
+from procurement.models import ROLES_SEEING_ALL_REQUESTS
 from vendors.contract_forms import (
     ContractForm,
     DocumentForm,
@@ -104,8 +107,9 @@ def _errors_to_form(error: ApplicationError, form: forms.Form) -> None:
 @require_GET
 def contract_pipeline_page(request: HttpRequest) -> HttpResponse:
     _require_contract_reader(request)
-    raw = request.GET.get("days", "")
-    days = int(raw) if raw.isdecimal() and int(raw) in PIPELINE_WINDOWS else 90
+    # Compared as text: int() of a thousands-digit "days" raises (a 500).
+    windows = {str(window): window for window in PIPELINE_WINDOWS}
+    days = windows.get(request.GET.get("days", ""), 90)
     today = timezone.localdate()
     items = contract_pipeline(user=_user(request), days=days, today=today)
     return render(
@@ -173,7 +177,8 @@ def contract_create_page(request: HttpRequest) -> HttpResponse:
     if request.method == "GET":
         initial = {}
         vendor_id = request.GET.get("vendor", "")
-        if vendor_id.isdecimal() and Vendor.objects.filter(pk=int(vendor_id)).exists():
+        # At most 18 ASCII digits: int() of a thousands-digit value raises (a 500).
+        if re.fullmatch(r"[0-9]{1,18}", vendor_id) and Vendor.objects.filter(pk=vendor_id).exists():
             initial["vendor"] = int(vendor_id)
         initial["owner"] = user.pk
         return _render_form(request, ContractForm(initial=initial))
@@ -244,9 +249,7 @@ def _render_detail(
                 for entry in contract_history(contract)
             ],
             "documents": contract.documents.select_related("uploaded_by"),
-            "linked_requests": contract.purchase_requests.select_related("requester").order_by(
-                "-created_at"
-            ),
+            **_linked_requests(contract, user=user),
             "predecessor": contract.renewed_from,
             "successor": Contract.objects.filter(renewed_from=contract).first(),
             "document_form": document_form or DocumentForm(),
@@ -254,6 +257,20 @@ def _render_detail(
         },
         status=status,
     )
+
+
+def _linked_requests(contract: Contract, *, user: User) -> dict[str, object]:
+    """The requests under the contract that `user` may read, and how many others there are.
+
+    Security, legal and a contract's owner see contracts but not everyone's requests
+    (requests/selectors.py decides who does, and this app may not import it): they get their
+    own requests here and a count of the rest, never the others' titles and totals.
+    """
+    requests = contract.purchase_requests.select_related("requester").order_by("-created_at")
+    if user.has_role(*ROLES_SEEING_ALL_REQUESTS):
+        return {"linked_requests": requests, "other_requests": 0}
+    own = requests.filter(requester=user)
+    return {"linked_requests": own, "other_requests": requests.count() - own.count()}
 
 
 @login_required
@@ -361,18 +378,9 @@ def contract_document_download(request: HttpRequest, pk: int, doc_pk: int) -> Fi
     document = contract.documents.filter(pk=doc_pk).first()
     if document is None:
         raise Http404("No such document.")
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file of this document is missing.") from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.filename, content_type=document.content_type
+    return private_file_response(
+        document.file, filename=document.filename, content_type=document.content_type
     )
-    # The bytes were sniffed on upload, but the browser must still never guess or run them.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 @login_required

@@ -25,7 +25,8 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procurement.errors import ApplicationError, NotFound
-from procurement.models import AuditEntry, Role
+from procurement.files import private_file_response
+from procurement.models import ROLES_SEEING_ALL_REQUESTS, AuditEntry, Role
 from vendors.forms import (
     BankDetailsForm,
     BaseContactFormSet,
@@ -288,6 +289,8 @@ class HistoryRow:
     verb: str
     from_label: str
     to_label: str
+    # The entry's comment as this viewer may read it (see _history).
+    comment: str
 
 
 # Audit entries keep raw values; the vendor's states and its checks' statuses read better.
@@ -339,7 +342,12 @@ def _document_rows(vendor: Vendor) -> list[DocumentRow]:
     return rows
 
 
-def _history(vendor: Vendor) -> list[HistoryRow]:
+# Entries whose comment only the bank-detail roles may read: a bank change's reason says
+# how the new account was verified, and often names it.
+BANK_ONLY_COMMENTS = {"bank_details_changed"}
+
+
+def _history(vendor: Vendor, *, may_bank: bool) -> list[HistoryRow]:
     entries = (
         AuditEntry.objects.filter(
             content_type=ContentType.objects.get_for_model(Vendor), object_id=vendor.pk
@@ -353,6 +361,7 @@ def _history(vendor: Vendor) -> list[HistoryRow]:
             verb=_history_verb(entry.action),
             from_label=_STATE_LABELS.get(entry.from_state, entry.from_state),
             to_label=_STATE_LABELS.get(entry.to_state, entry.to_state),
+            comment="" if entry.action in BANK_ONLY_COMMENTS and not may_bank else entry.comment,
         )
         for entry in entries
     ]
@@ -407,8 +416,8 @@ def _file_context(vendor: Vendor, *, user: User, bound: dict[str, forms.Form]) -
         "document_rows": _document_rows(vendor),
         "document_form": (bound.get("document") or DocumentForm()) if may_upload else None,
         "contracts": vendor.contracts.all(),
-        "purchase_requests": vendor.purchase_requests.order_by("-created_at"),
-        "history": _history(vendor),
+        **_purchase_requests(vendor, user=user),
+        "history": _history(vendor, may_bank=vendor_may_see_bank_details(user)),
         "contacts": vendor.contacts.all(),
         "other_names": vendor.other_names.all(),
         "may_bank": vendor_may_see_bank_details(user),
@@ -420,6 +429,20 @@ def _file_context(vendor: Vendor, *, user: User, bound: dict[str, forms.Form]) -
             "bank_form": (bound.get("bank") or BankDetailsForm()) if open_file else None,
         }
     return context
+
+
+def _purchase_requests(vendor: Vendor, *, user: User) -> dict[str, Any]:
+    """The requests naming the vendor that `user` may read, and how many others there are.
+
+    Security and legal see the vendor's file but not everyone's requests (requests/selectors.py
+    decides who does, and this app may not import it): they get their own requests here and
+    a count of the rest, never the others' titles and totals.
+    """
+    requests = vendor.purchase_requests.order_by("-created_at")
+    if user.has_role(*ROLES_SEEING_ALL_REQUESTS):
+        return {"purchase_requests": requests, "other_requests": 0}
+    own = requests.filter(requester=user)
+    return {"purchase_requests": own, "other_requests": requests.count() - own.count()}
 
 
 def _check_form(check: DueDiligenceCheck, bound: dict[str, forms.Form]) -> forms.Form:
@@ -443,18 +466,9 @@ def vendor_document_download(request: HttpRequest, pk: int, document_pk: int) ->
     document = vendor.documents.filter(pk=document_pk).first()
     if document is None:
         raise Http404("No such document.")
-    try:
-        handle = document.file.open("rb")
-    except FileNotFoundError:
-        raise Http404("The file of this document is missing.") from None
-    response = FileResponse(
-        handle, as_attachment=True, filename=document.filename, content_type=document.content_type
+    return private_file_response(
+        document.file, filename=document.filename, content_type=document.content_type
     )
-    # The bytes were sniffed on upload, but the browser must still never guess or run them.
-    response["X-Content-Type-Options"] = "nosniff"
-    response["Content-Security-Policy"] = "default-src 'none'; sandbox"
-    response["Cache-Control"] = "private, no-store"
-    return response
 
 
 # --- Actions (POST only; redirect back on success) --------------------------------------
