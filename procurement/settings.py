@@ -49,6 +49,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Before anything parses a body (the CSRF check reads multipart uploads).
+    "procurement.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -234,6 +236,9 @@ MEDIA_URL = "/media-not-served/"
 ATTACHMENT_MAX_BYTES = env_int("ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
 ATTACHMENTS_PER_REQUEST = env_int("ATTACHMENTS_PER_REQUEST", 20, minimum=1)
 DATA_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
+# The largest request body, uploads included (procurement/middleware.py): ten files at the
+# largest size allowed, plus the form.
+REQUEST_MAX_BYTES = env_int("REQUEST_MAX_BYTES", 110 * 1024 * 1024, minimum=1024 * 1024)
 # The request form posts 7 fields per line item and up to 400 rows (200 kept, plus removed ones).
 DATA_UPLOAD_MAX_NUMBER_FIELDS = 3000
 
