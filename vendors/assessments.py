@@ -728,6 +728,9 @@ class ScorePreview:
     answers: list[AnswerScore]
     score: Decimal
     tier: str
+    # The weights the score divides by: 0 when no counted question carries weight, and
+    # then the score (0) says nothing about the vendor.
+    total_weight: int = 0
 
     @property
     def needs_review(self) -> list[AnswerScore]:
@@ -803,7 +806,7 @@ def assessment_score_preview(
         )
     total = (Decimal(weighted) / Decimal(weights)) if weights else Decimal(0)
     score = total.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return ScorePreview(answers=rows, score=score, tier=tier_for_score(score))
+    return ScorePreview(answers=rows, score=score, tier=tier_for_score(score), total_weight=weights)
 
 
 def months_later(day: dt.date, months: int) -> dt.date:
@@ -872,6 +875,13 @@ def assessment_score(
             else:
                 scores[question_id] = score
         preview = assessment_score_preview(assessment, overrides=scores)
+        if not preview.total_weight:
+            # Nothing weighed: the score would be 0 and the vendor "critical" for no reason.
+            raise Conflict(
+                "No answered or required question of this questionnaire carries any weight, "
+                "so it cannot give a score: give its questions weights first.",
+                fields={"template": ["Every counted question has weight 0."]},
+            )
         overridden = bool(tier_override) and tier_override != preview.tier
         if overridden and not tier_override_reason and "tier_override" not in errors:
             errors["tier_override_reason"] = ["Say why the tier differs from the computed one."]

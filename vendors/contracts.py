@@ -42,6 +42,10 @@ logger = logging.getLogger(__name__)
 # A renewal term (by hand or automatic) of more than ten years is a typing mistake.
 MAX_RENEWAL_MONTHS = 120
 MAX_VALUE = Decimal("99999999999999.99")  # max_digits=16, decimal_places=2
+# Automatic renewals of one contract in one beat run. A worker down for longer than a term
+# renews again until a term is current; this caps the work (and the row lock) of one run
+# (a long outage or a very short term). The next run carries on where this one stopped.
+MAX_AUTO_RENEWALS_PER_RUN = 24
 # Purchase requests in these states may still be put under a contract.
 LINKABLE_REQUEST_STATES = ("draft", "submitted", "pending_approval", "returned", "approved")
 
@@ -648,8 +652,16 @@ def contracts_update_states(*, today: dt.date | None = None) -> int:
                 .filter(pk=contract_id, state__in=LIVE_CONTRACT_STATES, end_date__lt=today)
                 .first()
             )
+            renewals = 0
             while contract is not None:
-                if contract.auto_renew:
+                if contract.auto_renew and renewals >= MAX_AUTO_RENEWALS_PER_RUN:
+                    logger.warning(
+                        "contract %s: %d renewals this run, more next run",
+                        contract.pk,
+                        renewals,
+                    )
+                    contract = None
+                elif contract.auto_renew:
                     contract = _successor_create(
                         contract,
                         by=None,
@@ -662,6 +674,7 @@ def contracts_update_states(*, today: dt.date | None = None) -> int:
                         comment="Renewed automatically: no notice was given.",
                     )
                     moved += 1
+                    renewals += 1
                     # A worker down for longer than a term: renew again until one is current.
                     if contract.end_date >= today:
                         contract = None

@@ -19,12 +19,13 @@ from dataclasses import dataclass, field
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Count, Exists, OuterRef, Q
+from django.db.models import Count, Exists, Model, OuterRef, Q
 from django.urls import reverse
 from django.utils import timezone
 
-from procurement.models import Role, User
+from procurement.models import Role, SentEmail, User
 from procurement.services import email_send_once
+from vendors.assessments import assessments_due_for_reassessment
 from vendors.emails import vendor_url
 from vendors.models import (
     LIVE_CONTRACT_STATES,
@@ -106,22 +107,25 @@ def _send_digest(
 # --- Contract owners ---------------------------------------------------------------------
 
 
-def _contract_item(contract: Contract, *, today: dt.date) -> Item | None:
-    """A line for `contract` if an offset before its notice deadline was crossed and not yet
-    reminded of. When several were crossed since (a worker was down), one line marks all."""
-    crossed = [
-        offset
+def _keys_sent(keys: Iterable[str]) -> set[str]:
+    """Which of `keys` are already in ReminderSent: one query for a whole run."""
+    return set(ReminderSent.objects.filter(key__in=list(keys)).values_list("key", flat=True))
+
+
+def _contract_keys(contract: Contract, *, today: dt.date) -> list[str]:
+    """The reminder keys of the offsets before `contract`'s notice deadline crossed by `today`."""
+    return [
+        f"contract-reminder:{contract.pk}:{offset}:{contract.notice_deadline.isoformat()}"
         for offset in settings.CONTRACT_REMINDER_DAYS
         if today >= contract.notice_deadline - dt.timedelta(days=offset)
     ]
-    if not crossed:
-        return None
-    keys = [
-        f"contract-reminder:{contract.pk}:{offset}:{contract.notice_deadline.isoformat()}"
-        for offset in crossed
-    ]
-    done = set(ReminderSent.objects.filter(key__in=keys).values_list("key", flat=True))
-    keys = [key for key in keys if key not in done]
+
+
+def _contract_item(contract: Contract, *, today: dt.date, done: set[str]) -> Item | None:
+    """A line for `contract` if an offset before its notice deadline was crossed and not yet
+    reminded of (`done`: keys already sent). When several were crossed since (a worker was
+    down), one line marks all."""
+    keys = [key for key in _contract_keys(contract, today=today) if key not in done]
     if not keys:
         return None
     days_left = (contract.notice_deadline - today).days
@@ -155,10 +159,14 @@ def contract_owner_digests_send(*, today: dt.date) -> int:
         .select_related("vendor", "owner")
         .order_by("notice_deadline", "id")
     )
+    contracts_due = list(contracts)
+    done = _keys_sent(
+        key for contract in contracts_due for key in _contract_keys(contract, today=today)
+    )
     by_owner: dict[int, list[Item]] = defaultdict(list)
     owners: dict[int, User] = {}
-    for contract in contracts:
-        item = _contract_item(contract, today=today)
+    for contract in contracts_due:
+        item = _contract_item(contract, today=today, done=done)
         if item is not None:
             by_owner[contract.owner_id].append(item)
             owners[contract.owner_id] = contract.owner
@@ -224,20 +232,20 @@ def vendor_owner_digests_send(*, today: dt.date) -> int:
             )
         )
         owners[document.vendor.owner_id] = document.vendor.owner
-    reassessments = (
-        Vendor.objects.filter(
-            next_assessment_due__isnull=False,
-            next_assessment_due__lte=today + dt.timedelta(days=REASSESSMENT_WARNING_DAYS),
-        )
-        .exclude(state__in=[VendorState.OFFBOARDED, VendorState.BLOCKED])
-        .select_related("owner")
-        .order_by("next_assessment_due", "id")
+    # A vendor with a questionnaire already out or waiting for review needs no reminder.
+    reassessments = assessments_due_for_reassessment(
+        today + dt.timedelta(days=REASSESSMENT_WARNING_DAYS)
     )
     for vendor in reassessments:
         assert vendor.next_assessment_due is not None  # filtered on
+        # Once while it comes due, once more when it is overdue (as certificates).
+        occasion = ":overdue" if vendor.next_assessment_due < today else ""
         by_owner[vendor.owner_id].append(
             Item(
-                keys=[f"vendor-reassessment:{vendor.pk}:{vendor.next_assessment_due.isoformat()}"],
+                keys=[
+                    f"vendor-reassessment:{vendor.pk}:"
+                    f"{vendor.next_assessment_due.isoformat()}{occasion}"
+                ],
                 context={
                     "kind": "reassessment",
                     "vendor": vendor,
@@ -248,16 +256,12 @@ def vendor_owner_digests_send(*, today: dt.date) -> int:
             )
         )
         owners[vendor.owner_id] = vendor.owner
+    done = _keys_sent(key for items in by_owner.values() for item in items for key in item.keys)
     sent = 0
     for owner_id, items in by_owner.items():
         owner = owners[owner_id]
         if not owner.is_active or not owner.email:
             continue
-        done = set(
-            ReminderSent.objects.filter(
-                key__in=[key for item in items for key in item.keys]
-            ).values_list("key", flat=True)
-        )
         items = [item for item in items if not set(item.keys) & done]
         if not items:
             continue
@@ -290,37 +294,52 @@ def vendors_blocking_requests() -> list[Vendor]:
 def procurement_digests_send(*, today: dt.date) -> int:
     """Once per ISO week, every active procurement user hears which vendors hold up open
     requests, if any do. Returns emails sent."""
-    vendors = vendors_blocking_requests()
-    if not vendors:
-        return 0
-    rows = []
-    for vendor in vendors:
-        references = [
-            request.reference
-            for request in vendor.purchase_requests.filter(state__in=OPEN_REQUEST_STATES).order_by(
-                "created_at", "id"
-            )[:5]
-        ]
-        rows.append(
-            {
-                "vendor": vendor,
-                "open_requests": vendor.open_requests,  # type: ignore[attr-defined]
-                "references": references,
-                "url": vendor_url(vendor.pk),
-            }
-        )
     year, week, _ = today.isocalendar()
-    recipients = (
+    recipients = list(
         User.objects.filter(is_active=True, roles__role=Role.PROCUREMENT)
         .exclude(email="")
         .distinct()
         .order_by("pk")
     )
+    keys = {
+        person.pk: f"vendor-blocking-digest:{person.pk}:{year}-W{week:02d}" for person in recipients
+    }
+    # The beat runs hourly: once this week's digests are out, do not gather them again.
+    already = set(SentEmail.objects.filter(key__in=keys.values()).values_list("key", flat=True))
+    recipients = [person for person in recipients if keys[person.pk] not in already]
+    if not recipients:
+        return 0
+    vendors = vendors_blocking_requests()
+    if not vendors:
+        return 0
+    # Each vendor's oldest open requests, in one query for all vendors (not one per vendor).
+    oldest: dict[int, list[str]] = defaultdict(list)
+    # The purchase request model, reached through its foreign key: vendors does not import
+    # the requests app, which builds on it.
+    request_model: type[Model] = Vendor._meta.get_field("purchase_requests").related_model
+    open_requests = (
+        request_model._default_manager.filter(vendor__in=vendors, state__in=OPEN_REQUEST_STATES)
+        .order_by("created_at", "id")
+        .only("id", "vendor_id", "state")  # the state: django-fsm reads it on load
+    )
+    for request in open_requests:
+        vendor_id = request.vendor_id  # type: ignore[attr-defined]
+        if len(oldest[vendor_id]) < 5:
+            oldest[vendor_id].append(request.reference)  # type: ignore[attr-defined]
+    rows = [
+        {
+            "vendor": vendor,
+            "open_requests": vendor.open_requests,  # type: ignore[attr-defined]
+            "references": oldest[vendor.pk],
+            "url": vendor_url(vendor.pk),
+        }
+        for vendor in vendors
+    ]
     sent = 0
     for person in recipients:
         try:
             sent += email_send_once(
-                key=f"vendor-blocking-digest:{person.pk}:{year}-W{week:02d}",
+                key=keys[person.pk],
                 to=person.email,
                 template="vendor_blocking_digest",
                 context={"recipient": person, "rows": rows, "year": year, "week": week},

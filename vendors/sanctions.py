@@ -62,7 +62,11 @@ from vendors.models import (
     VendorState,
 )
 from vendors.selectors import vendor_may_record_checks
-from vendors.services import vendor_block_for_sanctions_match, vendor_names_for_screening
+from vendors.services import (
+    vendor_back_under_review,
+    vendor_block_for_sanctions_match,
+    vendor_names_for_screening,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -745,6 +749,19 @@ def _vendor_screen(vendor_id: int, index: _ScreeningIndex) -> int:
         ]
         SanctionsMatch.objects.bulk_create(new)
         _sanctions_check_follow(vendor, index)
+        if new:
+            # An approved vendor must not go on taking orders while a person has not looked
+            # at a possible match: back under review, and its owner is told.
+            vendor_back_under_review(
+                vendor=vendor,
+                by=None,
+                reason=_outcome(
+                    f"Screening found {len(new)} new possible sanctions match"
+                    f"{'es' if len(new) > 1 else ''}: "
+                    + "; ".join(_match_line(match) for match in new)
+                    + ". Clear or confirm each, then approve the vendor again."
+                ),
+            )
         lists = ", ".join(item.get_source_display() for item in index.lists) or "no list"
         audit_record(
             target=vendor,
@@ -765,7 +782,8 @@ def vendor_sanctions_screen(*, vendor_id: int) -> int:
 
     Locks the vendor; a match once found (and perhaps cleared) is never raised again for
     the same listed entry and vendor name. Sets the vendor's sanctions check: passed when
-    nothing is left to review, open while a possible match is, untouched once failed.
+    nothing is left to review, open while a possible match is, untouched once failed. An
+    approved vendor with a new possible match goes back under review (owner emailed on commit).
     """
     return _vendor_screen(vendor_id, _ScreeningIndex.load())
 

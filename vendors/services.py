@@ -279,7 +279,11 @@ def _lock_vendor(vendor_id: int) -> Vendor:
 def vendor_update(
     *, vendor_id: int, by: User, data: VendorInput, not_a_duplicate: bool = False
 ) -> Vendor:
-    """Edit a vendor's record (not its state or bank details). Renamed vendors are screened again."""
+    """Edit a vendor's record (not its state or bank details). Renamed vendors are screened again.
+
+    An approved vendor whose new type or use of personal data brings checks (or a security
+    assessment) it has not passed goes back under review in the same transaction.
+    """
     if not vendor_may_manage(by):
         raise NotAllowed("Only procurement can edit vendors.")
     data = _clean_vendor_input(data)
@@ -316,8 +320,12 @@ def vendor_update(
         vendor.save()
         _write_names_and_contacts(vendor, data)
         names_after = {vendor.name_key, *vendor.other_names.values_list("name_key", flat=True)}
-        if vendor.state == VendorState.UNDER_REVIEW:
-            # A new type or "processes personal data" brings its own checks into the review.
+        # A new type or "processes personal data" brings its own checks (and perhaps a
+        # security assessment) into the review, or into an approval given without them.
+        new_obligations = bool({"vendor_type_id", "processes_personal_data"} & set(changed))
+        if vendor.state == VendorState.UNDER_REVIEW or (
+            vendor.state == VendorState.APPROVED and new_obligations
+        ):
             _checks_create(vendor)
         note = "Changed: " + ", ".join(n.removesuffix("_id") for n in changed) if changed else ""
         resemblance = _resemblance_note("Saved", candidates)
@@ -327,6 +335,18 @@ def vendor_update(
             action="edited",
             comment=" ".join(part for part in (note + "." if note else "", resemblance) if part),
         )
+        blockers = (
+            vendor_approval_blockers(vendor)
+            if vendor.state == VendorState.APPROVED and new_obligations
+            else []
+        )
+        if blockers:
+            vendor_back_under_review(
+                vendor=vendor,
+                by=by,
+                reason="Its type or use of personal data changed, and the approval no "
+                "longer covers it: " + " ".join(blockers),
+            )
         if names_after != names_before and vendor.state != VendorState.PROSPECT:
             _queue_screening(vendor.pk)
     return vendor
@@ -439,6 +459,34 @@ def _vendor_move(*, vendor_id: int, by: User, action: str, reason: str) -> Vendo
             _queue_screening(vendor.pk)
     logger.info("vendor %s %s by %s", vendor.pk, past, by.username)
     return vendor
+
+
+def vendor_back_under_review(*, vendor: Vendor, by: User | None, reason: str) -> bool:
+    """Send an approved vendor back under review for `reason`, because of something found
+    about it (a failed required check, a new possible sanctions match). Returns whether it moved.
+
+    For services that already hold the vendor's row lock, inside their transaction. Audited
+    (no actor when the system found it); the owner is emailed on commit, unless they did it.
+    Only an approved vendor moves: others are not yet (or no longer) cleared for orders.
+    """
+    if vendor.state != VendorState.APPROVED:
+        return False
+    vendor.return_to_review()
+    vendor.state_reason = reason
+    vendor.save()
+    entry = audit_record(
+        target=vendor,
+        actor=by,
+        action="return_to_review",
+        from_state=VendorState.APPROVED,
+        to_state=vendor.state,
+        comment=reason,
+    )
+    from vendors.tasks import notify_vendor_back_under_review
+
+    transaction.on_commit(lambda: notify_vendor_back_under_review.delay(entry.pk))
+    logger.info("vendor %s back under review: %s", vendor.pk, reason)
+    return True
 
 
 # --- Bank details ----------------------------------------------------------------------
@@ -632,16 +680,18 @@ def due_diligence_check_record(
         )
     if problem := _too_long(outcome, 5000):
         raise InvalidInput(problem[0], fields={"outcome": problem})
+    vendor_id = (
+        DueDiligenceCheck.objects.filter(pk=check_id).values_list("vendor_id", flat=True).first()
+    )
+    if vendor_id is None:
+        raise NotFound("No such check.")
     with files_removed_on_error() as stored, transaction.atomic():
-        check = (
-            DueDiligenceCheck.objects.select_for_update()
-            .select_related("vendor")
-            .filter(pk=check_id)
-            .first()
-        )
+        # The vendor first, then the check: the order screening and match reviews lock them
+        # in, so they cannot deadlock; and a failed check may move the vendor.
+        vendor = _lock_vendor(vendor_id)
+        check = DueDiligenceCheck.objects.select_for_update().filter(pk=check_id).first()
         if check is None:
             raise NotFound("No such check.")
-        vendor = check.vendor
         if vendor.state == VendorState.OFFBOARDED:
             raise Conflict(f"{vendor.legal_name} is offboarded.")
         passing = status == CheckStatus.PASSED
@@ -688,6 +738,15 @@ def due_diligence_check_record(
             to_state=status,
             comment=outcome,
         )
+        if status == CheckStatus.FAILED and check.required:
+            # An approved vendor that fails a required check is no longer cleared: it goes
+            # back under review (requests naming it then need the new-vendor approval step)
+            # until the check passes and someone approves it again.
+            vendor_back_under_review(
+                vendor=vendor,
+                by=by,
+                reason=f"The {check.get_kind_display().lower()} check failed: {outcome}"[:5000],
+            )
     return check
 
 

@@ -12,6 +12,11 @@ def notify_bank_details_changed(change_id: int) -> bool:
     return emails.send_bank_details_changed(change_id=change_id)
 
 
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def notify_vendor_back_under_review(audit_entry_id: int) -> bool:
+    return emails.send_vendor_back_under_review(audit_entry_id=audit_entry_id)
+
+
 @shared_task
 def screen_vendor(vendor_id: int) -> int:
     """Screen one vendor's names against the imported sanctions lists; returns new matches."""
