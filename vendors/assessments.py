@@ -264,10 +264,10 @@ def assessment_email_submitted(*, assessment_id: int) -> bool:
         pk=assessment_id
     )
     owner = assessment.vendor.owner
-    if not owner.email or assessment.submitted_at is None:
+    if not owner.email or not owner.is_active or assessment.submitted_at is None:
         return False
     return email_send_once(
-        key=f"vendor-questionnaire-submitted:{assessment.pk}:{assessment.submitted_at:%s%f}",
+        key=f"vendor-questionnaire-submitted:{assessment.pk}:{assessment.submitted_at.isoformat()}",
         to=owner.email,
         template="vendor_questionnaire_submitted",
         context={
@@ -417,8 +417,13 @@ def _transition(assessment: Assessment, method: str) -> None:
         ) from None
 
 
+def _without_nul(text: str) -> str:
+    # PostgreSQL text cannot hold NUL: dropped here, for every caller (pages and API).
+    return text.replace("\x00", "").strip()
+
+
 def _clean_reason(reason: str, *, field: str = "reason") -> str:
-    reason = reason.strip()
+    reason = _without_nul(reason)
     if not reason:
         raise InvalidInput(
             "Give a reason: it is kept in the vendor's history.",
@@ -839,7 +844,7 @@ def assessment_score(
     if not vendor_may_score_assessments(by):
         raise NotAllowed("Only security reviewers can score assessments.")
     tier_override = tier_override.strip()
-    tier_override_reason = tier_override_reason.strip()
+    tier_override_reason = _without_nul(tier_override_reason)
     errors: dict[str, list[str]] = {}
     if tier_override and tier_override not in RiskTier.values:
         errors["tier_override"] = ["Choose low, medium, high or critical."]
@@ -859,7 +864,7 @@ def assessment_score(
         }
         scores: dict[int, int | None] = {}
         for question_id, (score, reason) in overrides.items():
-            reason = reason.strip()
+            reason = _without_nul(reason)
             answer = answers.get(question_id)
             if question_id not in questions:
                 errors[f"score_{question_id}"] = ["Not a question of this questionnaire."]
@@ -891,7 +896,7 @@ def assessment_score(
         notes: list[str] = []
         for question_id, score in scores.items():
             answer = answers[question_id]
-            reason = overrides[question_id][1].strip() if score is not None else ""
+            reason = _without_nul(overrides[question_id][1]) if score is not None else ""
             if answer.reviewer_score == score and answer.override_reason == reason:
                 continue
             answer.reviewer_score = score

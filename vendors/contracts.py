@@ -25,7 +25,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.files import document_check, files_removed_on_error
-from procurement.models import AuditEntry, User
+from procurement.models import ROLES_SEEING_ALL_REQUESTS, AuditEntry, User
 from procurement.services import audit_record
 from vendors.models import (
     LIVE_CONTRACT_STATES,
@@ -242,9 +242,18 @@ def _value_error(value: Any) -> str:
     return ""
 
 
+EARLIEST_DATE = dt.date(1900, 1, 1)
+LATEST_DATE = dt.date(2999, 12, 31)
+
+
 def _term_errors(
     *, start_date: dt.date, end_date: dt.date, notice_period_days: int
 ) -> dict[str, list[str]]:
+    # A contract runs in this millennium: outside it is a typo (and renewing from 9999-12-31
+    # would step past the last date Python knows).
+    for name, day in (("start_date", start_date), ("end_date", end_date)):
+        if not EARLIEST_DATE <= day <= LATEST_DATE:
+            return {name: [f"Give a date between {EARLIEST_DATE:%Y} and {LATEST_DATE:%Y}."]}
     if end_date <= start_date:
         return {"end_date": ["The end date must be after the start date."]}
     term = (end_date - start_date).days
@@ -772,7 +781,11 @@ def contract_link_request(*, contract_id: int, request_id: int, by: User) -> Con
             .filter(pk=request_id)
             .first()
         )
-        if purchase_request is None:
+        # Only someone who may see the request may link it: otherwise its reference and
+        # state would leak, and a request they cannot see would change under them.
+        if purchase_request is None or not (
+            by.has_role(*ROLES_SEEING_ALL_REQUESTS) or purchase_request.requester_id == by.pk
+        ):
             raise InvalidInput(
                 "No such purchase request.", fields={"request": ["No such purchase request."]}
             )

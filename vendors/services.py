@@ -591,7 +591,9 @@ def vendor_bank_details_change(
         from_state = vendor.state
         if vendor.state in (VendorState.APPROVED, VendorState.SUSPENDED):
             vendor.return_to_review()
-            vendor.state_reason = f"Bank details changed: {reason}"
+            # Everyone who sees the file sees the state's reason; why the account changed is
+            # for procurement and finance, in the bank-details history.
+            vendor.state_reason = "Bank details changed; see the bank-details history."
         vendor.save()
         audit_record(
             target=vendor,

@@ -18,7 +18,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from conftest import Org
-from procurement.errors import Conflict
+from procurement.errors import Conflict, InvalidInput
 from procurement.models import AuditEntry
 from tests.factories import PurchaseRequestFactory, vendor_approved, vendor_create, vendor_type
 from vendors import contracts
@@ -341,3 +341,54 @@ def test_it_bounds_the_automatic_renewals_of_one_run_and_catches_up_on_the_next(
         chain.append(chain[-1].renewed_from)
     assert chain[-1] == first
     assert len(chain) == 7
+
+
+def test_it_refuses_contract_dates_outside_a_sane_range_instead_of_failing_on_renewal(org):
+    from vendors.contracts import ContractInput, contract_create
+
+    vendor = vendor_approved(by=org.procurement, legal_name="Far Future Ltd")
+
+    with pytest.raises(InvalidInput) as error:
+        contract_create(
+            by=org.procurement,
+            data=ContractInput(
+                vendor_id=vendor.pk,
+                title="Forever",
+                owner_id=org.procurement.pk,
+                value=Decimal("1"),
+                currency="GBP",
+                start_date=dt.date(2026, 1, 1),
+                end_date=dt.date(9999, 12, 31),
+            ),
+        )
+
+    assert error.value.fields == {"end_date": ["Give a date between 1900 and 2999."]}
+
+
+def test_it_does_not_let_a_contract_owner_link_a_request_they_cannot_see(org):
+    from vendors.contracts import ContractInput, contract_create, contract_link_request
+
+    vendor = vendor_approved(by=org.procurement, legal_name="Linked Supplies Ltd")
+    contract = contract_create(
+        by=org.procurement,
+        data=ContractInput(
+            vendor_id=vendor.pk,
+            title="Supply",
+            owner_id=org.legal.pk,
+            value=Decimal("1000"),
+            currency="GBP",
+            start_date=dt.date(2026, 1, 1),
+            end_date=dt.date(2027, 1, 1),
+        ),
+    )
+    someone_elses = PurchaseRequestFactory.create(
+        requester=org.requester, department=org.department, cost_centre=org.cost_centre
+    )
+
+    with pytest.raises(InvalidInput) as error:
+        contract_link_request(contract_id=contract.pk, request_id=someone_elses.pk, by=org.legal)
+
+    # The same answer as for a request that does not exist: nothing about it leaks.
+    assert error.value.message == "No such purchase request."
+    someone_elses.refresh_from_db()
+    assert someone_elses.contract_id is None

@@ -100,12 +100,14 @@ def test_it_accepts_an_account_number_for_countries_without_iban(org):
     assert vendor.bank_routing_code == "021000021"
 
 
-def test_it_puts_an_approved_vendor_back_under_review_with_the_reason(org, paid):
+def test_it_puts_an_approved_vendor_back_under_review_keeping_the_reason_private(org, paid):
     vendor = change(paid, org.finance, iban=DE_IBAN, reason="New bank after merger, called them")
 
     vendor.refresh_from_db()
     assert vendor.state == "under_review"
-    assert vendor.state_reason == "Bank details changed: New bank after merger, called them"
+    # The why stays in the bank-details history, which only procurement and finance see.
+    assert vendor.state_reason == "Bank details changed; see the bank-details history."
+    assert vendor.bank_changes.first().reason == "New bank after merger, called them"
     entry = AuditEntry.objects.filter(object_id=vendor.pk, action="bank_details_changed").last()
     assert entry is not None
     assert (entry.from_state, entry.to_state, entry.actor) == (
