@@ -31,11 +31,10 @@ from approvals.services import (
     approval_step_decide,
     purchase_request_amend_approved,
 )
-from procurement.api import Pagination
+from procurement.api import ERROR_BODY, Pagination, error_responses
 from procurement.errors import NotFound
 from procurement.models import User
 from requests.api import (
-    ERROR_BODY,
     LineItemInputSerializer,
     PersonSerializer,
     PurchaseRequestRowSerializer,
@@ -59,7 +58,7 @@ _ERROR_TEXT = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ERROR_BODY, description=_ERROR_TEXT[code]) for code in codes}
+    return error_responses(*codes, texts=_ERROR_TEXT)
 
 
 # --- Output serializers ----------------------------------------------------

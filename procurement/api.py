@@ -5,17 +5,61 @@ Every error body is {"code": "...", "detail": "human message", "errors": {field:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from procurement.errors import ApplicationError
+from procurement.models import User
+
+
+def signed_in_user(request: Request) -> User:
+    # IsAuthenticated (the default permission) has already turned anonymous callers away.
+    return cast(User, request.user)
+
+
+# --- The error body in the OpenAPI schema (exception_handler below builds it) ---
+
+# Built inline because `errors` is also the name of a Serializer attribute.
+ERROR_BODY = inline_serializer(
+    name="Error",
+    fields={
+        "code": serializers.CharField(
+            help_text="Stable machine-readable code: invalid, conflict..."
+        ),
+        "detail": serializers.CharField(help_text="One sentence for people."),
+        "errors": serializers.DictField(
+            child=serializers.ListField(child=serializers.CharField()),
+            help_text='Messages per field, e.g. {"line_items[1].quantity": ["..."]}; may be empty.',
+        ),
+    },
+)
+ERROR_TEXT = {
+    400: "Invalid input (field errors in `errors`), or a malformed body (code `parse_error`).",
+    403: "Not authenticated, or not allowed to do this.",
+    404: "No such object, or not visible to you.",
+    409: "The object is not in a state that allows this.",
+    413: "The body is larger than the server accepts (code `too_large`).",
+    415: "Unsupported media type.",
+    429: "Too many attempts; retry later.",
+}
+
+
+def error_responses(
+    *codes: int, texts: Mapping[int, str] | None = None
+) -> dict[int, OpenApiResponse]:
+    """The schema's error responses for `codes`, described by `texts` where an API has its own words."""
+    words = {**ERROR_TEXT, **(texts or {})}
+    return {code: OpenApiResponse(ERROR_BODY, description=words[code]) for code in codes}
 
 
 class Pagination(PageNumberPagination):

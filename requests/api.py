@@ -34,7 +34,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from procurement.api import Pagination
+from procurement.api import Pagination, error_responses
 from procurement.errors import InvalidInput, NotFound
 from procurement.models import Category, CostCentre, Department, User
 from requests.models import Attachment, Comment, LineItem, PurchaseRequest, RequestState
@@ -82,22 +82,6 @@ def _attachment_path(attachment: Attachment) -> str:
 # --- Errors (documentation only: procurement.api.exception_handler builds them) ---
 
 
-# Built inline because `errors` is also the name of a Serializer attribute.
-ERROR_BODY = inline_serializer(
-    name="Error",
-    fields={
-        "code": serializers.CharField(
-            help_text="Stable machine-readable code: invalid, conflict..."
-        ),
-        "detail": serializers.CharField(help_text="One sentence for people."),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            help_text='Messages per field, e.g. {"line_items[1].quantity": ["..."]}; may be empty.',
-        ),
-    },
-)
-
-
 _ERROR_TEXT = {
     400: "Invalid input (field errors in `errors`), or a malformed body (code `parse_error`).",
     403: "Not authenticated, or not allowed to do this.",
@@ -110,7 +94,7 @@ _ERROR_TEXT = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ERROR_BODY, description=_ERROR_TEXT[code]) for code in codes}
+    return error_responses(*codes, texts=_ERROR_TEXT)
 
 
 _REQUEST_ID = OpenApiParameter(

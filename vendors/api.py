@@ -13,7 +13,7 @@ and their history only `vendor_may_see_bank_details`. Hidden keys are left out, 
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet
 from django.urls import reverse
@@ -31,9 +31,9 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_response
+from procurement.api import Pagination, error_response, error_responses, signed_in_user
 from procurement.errors import NotAllowed, NotFound
-from procurement.models import Category, User
+from procurement.models import Category
 from vendors import sanctions
 from vendors.models import (
     BankDetailChange,
@@ -73,10 +73,7 @@ from vendors.services import (
     vendor_update,
 )
 
-
-def _user(request: Request) -> User:
-    # IsAuthenticated (the default permission) has already turned anonymous callers away.
-    return cast(User, request.user)
+_user = signed_in_user
 
 
 def _absolute(request: Request, path: str) -> str:
@@ -84,10 +81,6 @@ def _absolute(request: Request, path: str) -> str:
 
 
 # --- Errors (documentation only: procurement.api.exception_handler builds them) ---
-
-# The "Error" component is registered by requests/api.py (ERROR_BODY); referring to it by
-# name keeps one error schema without importing from an app above this one.
-_ERROR_REF = {"$ref": "#/components/schemas/Error"}
 
 _ERROR_TEXT = {
     400: "Invalid input: `errors` names each bad field (a bad tax number, IBAN, file type...).",
@@ -99,7 +92,7 @@ _ERROR_TEXT = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(_ERROR_REF, description=_ERROR_TEXT[code]) for code in codes}
+    return error_responses(*codes, texts=_ERROR_TEXT)
 
 
 class VendorDuplicateCandidateSerializer(serializers.Serializer):

@@ -9,7 +9,7 @@ credential for the vendor's contact and is never returned here.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import (
@@ -17,7 +17,6 @@ from drf_spectacular.utils import (
     OpenApiResponse,
     extend_schema,
     extend_schema_field,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
@@ -25,9 +24,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination
+from procurement.api import Pagination, error_responses, signed_in_user
 from procurement.errors import NotAllowed, NotFound
-from procurement.models import User
 from vendors.assessments import (
     AnswerScore,
     assessment_cancel,
@@ -44,17 +42,6 @@ from vendors.selectors import vendor_may_see_file
 
 TAGS = ["assessments"]
 
-ERROR_BODY = inline_serializer(
-    name="AssessmentError",
-    fields={
-        "code": serializers.CharField(help_text="invalid, permission_denied, not_found, conflict"),
-        "detail": serializers.CharField(help_text="One sentence for people."),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            help_text='Messages per field, e.g. {"contact_email": ["..."]}; may be empty.',
-        ),
-    },
-)
 _ERROR_TEXT = {
     400: "Invalid input; field errors in `errors`.",
     403: "Not authenticated, or not allowed to do this.",
@@ -64,7 +51,7 @@ _ERROR_TEXT = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ERROR_BODY, description=_ERROR_TEXT[code]) for code in codes}
+    return error_responses(*codes, texts=_ERROR_TEXT)
 
 
 _ASSESSMENT_ID = OpenApiParameter(
@@ -72,9 +59,7 @@ _ASSESSMENT_ID = OpenApiParameter(
 )
 
 
-def _user(request: Request) -> User:
-    # IsAuthenticated (the default permission) has already turned anonymous callers away.
-    return cast(User, request.user)
+_user = signed_in_user
 
 
 # --- Output ------------------------------------------------------------------------------

@@ -7,7 +7,7 @@ messages. Errors leave through procurement.api.exception_handler as {"code", "de
 
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import (
@@ -15,7 +15,6 @@ from drf_spectacular.utils import (
     OpenApiParameter,
     OpenApiResponse,
     extend_schema,
-    inline_serializer,
 )
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
@@ -23,9 +22,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination
+from procurement.api import Pagination, error_responses, signed_in_user
 from procurement.errors import NotFound
-from procurement.models import User
 from vendors.contracts import (
     CONTRACT_ACTIONS,
     MAX_RENEWAL_MONTHS,
@@ -40,23 +38,9 @@ from vendors.contracts import (
 )
 from vendors.models import Contract, ContractState
 
-
-def _user(request: Request) -> User:
-    # IsAuthenticated (the default permission) has already turned anonymous callers away.
-    return cast(User, request.user)
+_user = signed_in_user
 
 
-ERROR_BODY = inline_serializer(
-    name="ContractError",
-    fields={
-        "code": serializers.CharField(help_text="invalid, permission_denied, not_found, conflict"),
-        "detail": serializers.CharField(help_text="One sentence for people."),
-        "errors": serializers.DictField(
-            child=serializers.ListField(child=serializers.CharField()),
-            help_text='Messages per field, e.g. {"end_date": ["..."]}; may be empty.',
-        ),
-    },
-)
 _ERROR_TEXT = {
     400: "Invalid input; `errors` names each bad field.",
     403: "Not authenticated, or not allowed to do this.",
@@ -66,7 +50,7 @@ _ERROR_TEXT = {
 
 
 def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return {code: OpenApiResponse(ERROR_BODY, description=_ERROR_TEXT[code]) for code in codes}
+    return error_responses(*codes, texts=_ERROR_TEXT)
 
 
 _CONTRACT_ID = OpenApiParameter(
