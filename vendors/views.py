@@ -387,6 +387,9 @@ def _render_detail(
         "categories": list(vendor.categories.all()),
         "declare_form": (bound.get("declare") or DeclarationForm()) if may_declare else None,
         "my_declaration": vendor.declarations.filter(person=user).first(),
+        "reassessment_overdue": bool(
+            vendor.next_assessment_due and vendor.next_assessment_due < timezone.localdate()
+        ),
     }
     if may_see_file:
         context |= _file_context(vendor, user=user, bound=bound)

@@ -319,3 +319,22 @@ def test_it_shows_the_history_newest_first_with_reasons(org):
 
 def test_it_answers_404_for_a_vendor_that_does_not_exist(org):
     assert org.client_for(org.procurement).get("/vendors/999999/").status_code == 404
+
+
+def test_it_says_when_a_reassessment_is_overdue(org):
+    vendor = vendor_approved(by=org.procurement, legal_name="Late Review Ltd")
+    # Set as scoring would have set it a year ago (vendors/assessments.py writes this field).
+    Vendor.objects.filter(pk=vendor.pk).update(
+        next_assessment_due=timezone.localdate() - dt.timedelta(days=1)
+    )
+    on_time = vendor_approved(by=org.procurement, legal_name="On Time Ltd")
+    Vendor.objects.filter(pk=on_time.pk).update(
+        next_assessment_due=timezone.localdate() + dt.timedelta(days=1)
+    )
+    client = org.client_for(org.procurement)
+
+    late_page = client.get(f"/vendors/{vendor.pk}/").content.decode()
+    on_time_page = client.get(f"/vendors/{on_time.pk}/").content.decode()
+
+    assert '<strong class="overdue">overdue</strong>' in late_page
+    assert '<strong class="overdue">overdue</strong>' not in on_time_page
