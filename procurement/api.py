@@ -27,6 +27,19 @@ def signed_in_user(request: Request) -> User:
     return cast(User, request.user)
 
 
+def query_filters(
+    request: Request, serializer_class: type[serializers.Serializer]
+) -> dict[str, Any]:
+    """A list endpoint's query parameters, validated (a 400 naming the bad one otherwise).
+
+    An empty parameter (`?state=`, as a search form sends it) means "no filter".
+    """
+    given = {name: value for name, value in request.query_params.items() if value != ""}
+    filters = serializer_class(data=given)
+    filters.is_valid(raise_exception=True)
+    return dict(filters.validated_data)
+
+
 # --- The error body in the OpenAPI schema (exception_handler below builds it) ---
 
 # Built inline because `errors` is also the name of a Serializer attribute.

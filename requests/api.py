@@ -34,7 +34,7 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses
+from procurement.api import Pagination, error_responses, query_filters
 from procurement.errors import InvalidInput, NotFound
 from procurement.models import Category, CostCentre, Department, User
 from requests.models import Attachment, Comment, LineItem, PurchaseRequest, RequestState
@@ -559,11 +559,7 @@ class PurchaseRequestListCreateApi(APIView):
         tags=["requests"],
     )
     def get(self, request: Request) -> Response:
-        # An empty parameter (`?state=`, as a search form sends it) means "no filter".
-        given = {name: value for name, value in request.query_params.items() if value != ""}
-        filters = RequestListFilterSerializer(data=given)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = query_filters(request, RequestListFilterSerializer)
         requests = purchase_request_list(
             user=_user(request),
             filters=RequestFilters(

@@ -12,6 +12,7 @@ from pathlib import Path
 from django.conf import settings
 
 WRITER = """
+import sys
 import time
 import django
 django.setup()
@@ -21,7 +22,7 @@ with transaction.atomic():
         cursor.execute("SELECT COUNT(*) FROM screening")  # a read first, as services do
         time.sleep(0.5)  # long enough for the other process to read too
         cursor.execute("INSERT INTO screening VALUES (1)")
-print("ok")
+sys.stdout.write("ok")
 """
 
 

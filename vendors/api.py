@@ -31,7 +31,13 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_response, error_responses, signed_in_user
+from procurement.api import (
+    Pagination,
+    error_response,
+    error_responses,
+    query_filters,
+    signed_in_user,
+)
 from procurement.errors import NotAllowed, NotFound
 from procurement.models import Category
 from vendors import sanctions
@@ -744,11 +750,7 @@ class VendorListCreateApi(APIView):
         tags=["vendors"],
     )
     def get(self, request: Request) -> Response:
-        # An empty parameter (`?state=`, as a search form sends it) means "no filter".
-        given = {name: value for name, value in request.query_params.items() if value != ""}
-        filters = VendorListFilterSerializer(data=given)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = query_filters(request, VendorListFilterSerializer)
         vendors = vendor_list(user=_user(request), q=data.get("q", ""), state=data.get("state", ""))
         if data.get("risk_tier"):
             vendors = vendors.filter(risk_tier=data["risk_tier"])

@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses, signed_in_user
+from procurement.api import Pagination, error_responses, query_filters, signed_in_user
 from procurement.errors import NotAllowed, NotFound
 from vendors.assessments import (
     AnswerScore,
@@ -277,10 +277,7 @@ class AssessmentListSendApi(APIView):
             raise NotAllowed(
                 "Only procurement, finance, security, legal and admins see assessments."
             )
-        given = {name: value for name, value in request.query_params.items() if value != ""}
-        filters = AssessmentFilterSerializer(data=given)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = query_filters(request, AssessmentFilterSerializer)
         assessments = assessment_list(
             user=user, vendor_id=data.get("vendor"), state=data.get("state", "")
         )

@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses, signed_in_user
+from procurement.api import Pagination, error_responses, query_filters, signed_in_user
 from procurement.errors import NotFound
 from vendors.contracts import (
     CONTRACT_ACTIONS,
@@ -284,10 +284,7 @@ class ContractListCreateApi(APIView):
     )
     def get(self, request: Request) -> Response:
         user = _user(request)
-        given = {name: value for name, value in request.query_params.items() if value != ""}
-        filters = ContractFilterSerializer(data=given)
-        filters.is_valid(raise_exception=True)
-        data = filters.validated_data
+        data = query_filters(request, ContractFilterSerializer)
         contracts = contract_list(
             user=user,
             vendor_id=data.get("vendor"),
