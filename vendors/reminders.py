@@ -104,6 +104,29 @@ def _send_digest(
     return True
 
 
+# --- Who hears of it ---------------------------------------------------------------------
+
+
+def _stand_in() -> User | None:
+    """Who hears of a thing whose owner has left (inactive, or no email): the first active
+    procurement user. A reminder that reaches nobody is the failure users remember."""
+    return (
+        User.objects.filter(is_active=True, roles__role=Role.PROCUREMENT)
+        .exclude(email="")
+        .order_by("username")
+        .first()
+    )
+
+
+def _recipient(owner: User, stand_in: User | None) -> User | None:
+    return owner if owner.is_active and owner.email else stand_in
+
+
+def _left(owner: User, recipient: User | None) -> User | None:
+    """The owner, when someone else is told in their place (the email says so)."""
+    return owner if recipient is not None and recipient.pk != owner.pk else None
+
+
 # --- Contract owners ---------------------------------------------------------------------
 
 
@@ -153,9 +176,7 @@ def contract_owner_digests_send(*, today: dt.date) -> int:
             state__in=LIVE_CONTRACT_STATES,
             end_date__gte=today,
             notice_deadline__lte=today + dt.timedelta(days=furthest),
-            owner__is_active=True,
         )
-        .exclude(owner__email="")
         .select_related("vendor", "owner")
         .order_by("notice_deadline", "id")
     )
@@ -165,11 +186,14 @@ def contract_owner_digests_send(*, today: dt.date) -> int:
     )
     by_owner: dict[int, list[Item]] = defaultdict(list)
     owners: dict[int, User] = {}
+    stand_in = _stand_in()
     for contract in contracts_due:
         item = _contract_item(contract, today=today, done=done)
-        if item is not None:
-            by_owner[contract.owner_id].append(item)
-            owners[contract.owner_id] = contract.owner
+        recipient = _recipient(contract.owner, stand_in)
+        if item is not None and recipient is not None:
+            item.context["former_owner"] = _left(contract.owner, recipient)
+            by_owner[recipient.pk].append(item)
+            owners[recipient.pk] = recipient
     sent = 0
     for owner_id, items in by_owner.items():
         sent += _send_digest(
@@ -213,12 +237,22 @@ def vendor_owner_digests_send(*, today: dt.date) -> int:
     when expired) and reassessments falling due. Returns emails sent."""
     by_owner: dict[int, list[Item]] = defaultdict(list)
     owners: dict[int, User] = {}
+    stand_in = _stand_in()
+
+    def add(owner: User, item: Item) -> None:
+        recipient = _recipient(owner, stand_in)
+        if recipient is not None:
+            item.context["former_owner"] = _left(owner, recipient)
+            by_owner[recipient.pk].append(item)
+            owners[recipient.pk] = recipient
+
     for document in _certificates_due(today=today):
         assert document.expires_on is not None  # filtered on
         expired = document.expires_on < today
         occasion = "expired" if expired else "expiring"
         key = f"vendor-certificate:{document.pk}:{document.expires_on.isoformat()}:{occasion}"
-        by_owner[document.vendor.owner_id].append(
+        add(
+            document.vendor.owner,
             Item(
                 keys=[key],
                 context={
@@ -229,9 +263,8 @@ def vendor_owner_digests_send(*, today: dt.date) -> int:
                     "days_left": (document.expires_on - today).days,
                     "url": vendor_url(document.vendor_id),
                 },
-            )
+            ),
         )
-        owners[document.vendor.owner_id] = document.vendor.owner
     # A vendor with a questionnaire already out or waiting for review needs no reminder.
     reassessments = assessments_due_for_reassessment(
         today + dt.timedelta(days=REASSESSMENT_WARNING_DAYS)
@@ -240,7 +273,8 @@ def vendor_owner_digests_send(*, today: dt.date) -> int:
         assert vendor.next_assessment_due is not None  # filtered on
         # Once while it comes due, once more when it is overdue (as certificates).
         occasion = ":overdue" if vendor.next_assessment_due < today else ""
-        by_owner[vendor.owner_id].append(
+        add(
+            vendor.owner,
             Item(
                 keys=[
                     f"vendor-reassessment:{vendor.pk}:"
@@ -253,15 +287,12 @@ def vendor_owner_digests_send(*, today: dt.date) -> int:
                     "days_left": (vendor.next_assessment_due - today).days,
                     "url": vendor_url(vendor.pk),
                 },
-            )
+            ),
         )
-        owners[vendor.owner_id] = vendor.owner
     done = _keys_sent(key for items in by_owner.values() for item in items for key in item.keys)
     sent = 0
     for owner_id, items in by_owner.items():
         owner = owners[owner_id]
-        if not owner.is_active or not owner.email:
-            continue
         items = [item for item in items if not set(item.keys) & done]
         if not items:
             continue

@@ -207,3 +207,43 @@ def test_it_sends_procurement_nothing_when_nothing_is_held_up(
     PurchaseRequestFactory.create(requester=org.requester, vendor=approved)
     assert reminders_send_due(now=at(dt.date(2030, 6, 3))) == 0
     assert mailoutbox == []
+
+
+def test_it_tells_procurement_when_a_contracts_owner_has_left(
+    org: Org, mailoutbox: list[EmailMultiAlternatives]
+) -> None:
+    vendor = vendor_approved(by=org.procurement)
+    live_contract(org, owner=org.legal, vendor=vendor, title="Fleet SaaS", end_date=END)
+    User.objects.filter(pk=org.legal.pk).update(is_active=False)
+
+    assert reminders_send_due(now=at(dt.date(2030, 9, 2))) == 1
+
+    assert sent_to(mailoutbox, org.legal) == []
+    (message,) = sent_to(mailoutbox, org.procurement)
+    assert "Fleet SaaS" in message.body
+    assert f"Its owner, {org.legal}, has left" in message.body
+    assert f"Its owner, {org.legal}, has left" in str(message.alternatives[0][0])
+
+
+def test_it_tells_procurement_of_an_expiring_certificate_when_the_vendors_owner_has_no_email(
+    org: Org, mailoutbox: list[EmailMultiAlternatives]
+) -> None:
+    today = dt.date(2030, 6, 1)
+    owner = UserFactory.create(username="gone", email="", roles=["procurement"])
+    vendor = vendor_create(by=owner, legal_name="Orphaned Supplies Ltd")
+    vendor_document_add(
+        vendor_id=vendor.pk,
+        by=org.procurement,
+        kind="insurance",
+        title="Liability insurance 2030",
+        upload=SimpleUploadedFile("insurance.pdf", b"%PDF-1.4 insurance"),
+        expires_on=today + dt.timedelta(days=10),
+    )
+
+    assert reminders_send_due(now=at(today)) == 1
+
+    # The stand-in is the first procurement user by username ("gone" has no address).
+    (message,) = mailoutbox
+    assert message.to == [org.procurement.email]
+    assert "Liability insurance 2030" in message.body
+    assert "has left: take it over or give it a new owner" in message.body
