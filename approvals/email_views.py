@@ -8,15 +8,12 @@ approvals.services.approval_step_decide, which re-checks everything under row lo
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from typing import Any
 
 from django import forms
 from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
@@ -33,28 +30,12 @@ from approvals.tokens import (
     signin_url,
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
-
-View = Callable[..., HttpResponse]
-
+from procurement.secret_links import secret_link_page
 
 # The page with the form may not say "no-referrer": browsers then send `Origin: null` with
 # its POST, which Django's CSRF check rightly refuses. "strict-origin" still never sends
 # the path (the token), only the scheme and host.
 FORM_REFERRER_POLICY = "strict-origin"
-
-
-def _private(view: View) -> View:
-    """The token is in the address: never cached, never sent on as a Referer, never indexed."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response.setdefault("Referrer-Policy", "no-referrer")
-        response["X-Robots-Tag"] = "noindex, nofollow"
-        add_never_cache_headers(response)
-        return response
-
-    return wrapped
 
 
 class EmailDecisionForm(forms.Form):
@@ -68,7 +49,7 @@ class EmailDecisionForm(forms.Form):
         return cleaned
 
 
-@_private
+@secret_link_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def decision_confirm(request: HttpRequest, token: str) -> HttpResponse:
     link = decision_link_check(token=token)

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from functools import wraps
 from typing import TYPE_CHECKING, Any, cast
 
 from django import forms
@@ -22,11 +21,11 @@ from django.core.files.uploadedfile import UploadedFile
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
-from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procurement.errors import ApplicationError, InvalidInput, NotFound
 from procurement.files import human_size, private_file_response
+from procurement.secret_links import secret_link_page
 from vendors.assessments import (
     AssessmentLinkDead,
     answer_key,
@@ -60,7 +59,6 @@ from vendors.selectors import (
 if TYPE_CHECKING:
     from procurement.models import User
 
-View = Callable[..., HttpResponse]
 
 # The answer form's page may not say "no-referrer": browsers then send `Origin: null` with
 # its POST, which Django's CSRF check rightly refuses. "strict-origin" still never sends
@@ -398,20 +396,6 @@ def evidence_download(request: HttpRequest, assessment_id: int, answer_id: int) 
 # --- The vendor's answer page (no login) -------------------------------------------------------
 
 
-def _private(view: View) -> View:
-    """The token is in the address: never cached, never sent on as a Referer, never indexed."""
-
-    @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
-        response = view(request, *args, **kwargs)
-        response.setdefault("Referrer-Policy", "no-referrer")
-        response["X-Robots-Tag"] = "noindex, nofollow"
-        add_never_cache_headers(response)
-        return response
-
-    return wrapped
-
-
 def _dead(request: HttpRequest, error: AssessmentLinkDead) -> HttpResponse:
     return render(
         request,
@@ -469,7 +453,7 @@ def _questionnaire(
     return response
 
 
-@_private
+@secret_link_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def respond(request: HttpRequest, token: str) -> HttpResponse:
     try:

@@ -330,6 +330,17 @@ def _lock_contract(contract_id: int) -> Contract:
     return contract
 
 
+def _lock_managed(contract_id: int, *, by: User, to: str) -> Contract:
+    """The contract, locked, if `by` may change it: 404 to whoever may not see it, 403 with
+    "Only procurement or the contract's owner can <to>" to whoever sees but may not change it."""
+    contract = _lock_contract(contract_id)
+    if not contract_may_view(by, contract):
+        raise NotFound("No such contract.")
+    if not contract_may_manage(by, contract):
+        raise NotAllowed(f"Only procurement or the contract's owner can {to}.")
+    return contract
+
+
 def _enter_notice_window_if_due(
     contract: Contract, *, by: User | None, today: dt.date, comment: str = ""
 ) -> bool:
@@ -393,11 +404,7 @@ def contract_update(
     """
     today = today or timezone.localdate()
     with transaction.atomic():
-        contract = _lock_contract(contract_id)
-        if not contract_may_view(by, contract):
-            raise NotFound("No such contract.")
-        if not contract_may_manage(by, contract):
-            raise NotAllowed("Only procurement or the contract's owner can edit it.")
+        contract = _lock_managed(contract_id, by=by, to="edit it")
         if contract.state not in EDITABLE_STATES:
             raise Conflict(
                 f"This contract is {contract.get_state_display().lower()}; it can no longer be edited."
@@ -463,11 +470,7 @@ def contract_transition(
     reason = _reason_required(reason)
     today = today or timezone.localdate()
     with transaction.atomic():
-        contract = _lock_contract(contract_id)
-        if not contract_may_view(by, contract):
-            raise NotFound("No such contract.")
-        if not contract_may_manage(by, contract):
-            raise NotAllowed("Only procurement or the contract's owner can change its status.")
+        contract = _lock_managed(contract_id, by=by, to="change its status")
         method = getattr(contract, spec.method)
         from_state = contract.state
         if not method._django_fsm.has_transition(from_state):
@@ -596,11 +599,7 @@ def contract_renew(
             errors["renewal_terms"] = ["At most 5000 characters."]
     _raise_if(errors)
     with transaction.atomic():
-        old = _lock_contract(contract_id)
-        if not contract_may_view(by, old):
-            raise NotFound("No such contract.")
-        if not contract_may_manage(by, old):
-            raise NotAllowed("Only procurement or the contract's owner can renew it.")
+        old = _lock_managed(contract_id, by=by, to="renew it")
         if old.state not in LIVE_CONTRACT_STATES:
             raise Conflict(
                 f"This contract is {old.get_state_display().lower()}; only an active or "
@@ -728,11 +727,7 @@ def contract_document_add(
     if len(title) > 200:
         raise InvalidInput("The title is too long.", fields={"title": ["At most 200 characters."]})
     with files_removed_on_error() as stored, transaction.atomic():
-        contract = _lock_contract(contract_id)
-        if not contract_may_view(by, contract):
-            raise NotFound("No such contract.")
-        if not contract_may_manage(by, contract):
-            raise NotAllowed("Only procurement or the contract's owner can add documents.")
+        contract = _lock_managed(contract_id, by=by, to="add documents")
         content_type = document_check(
             upload, field="file", limit=settings.VENDOR_DOCUMENT_MAX_BYTES
         )
@@ -766,11 +761,7 @@ def contract_link_request(*, contract_id: int, request_id: int, by: User) -> Con
     """
     request_model = _request_model()
     with transaction.atomic():
-        contract = _lock_contract(contract_id)
-        if not contract_may_view(by, contract):
-            raise NotFound("No such contract.")
-        if not contract_may_manage(by, contract):
-            raise NotAllowed("Only procurement or the contract's owner can link requests.")
+        contract = _lock_managed(contract_id, by=by, to="link requests")
         if contract.state not in (ContractState.DRAFT, *LIVE_CONTRACT_STATES):
             raise Conflict(
                 f"This contract is {contract.get_state_display().lower()}; "
@@ -818,11 +809,7 @@ def contract_unlink_request(*, contract_id: int, request_id: int, by: User) -> C
     """Take a purchase request out from under a contract (audited on both)."""
     request_model = _request_model()
     with transaction.atomic():
-        contract = _lock_contract(contract_id)
-        if not contract_may_view(by, contract):
-            raise NotFound("No such contract.")
-        if not contract_may_manage(by, contract):
-            raise NotAllowed("Only procurement or the contract's owner can unlink requests.")
+        contract = _lock_managed(contract_id, by=by, to="unlink requests")
         purchase_request: Any = (
             request_model._default_manager.select_for_update(of=("self",))
             .filter(pk=request_id, contract=contract)

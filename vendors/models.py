@@ -38,6 +38,13 @@ class VendorState(models.TextChoices):
     OFFBOARDED = "offboarded", "Offboarded"
 
 
+# Every state a vendor can be blocked from (and, with blocked, offboarded from).
+BLOCKABLE_STATES = [
+    VendorState.PROSPECT,
+    VendorState.UNDER_REVIEW,
+    VendorState.APPROVED,
+    VendorState.SUSPENDED,
+]
 # Nothing may be requested from or ordered from a vendor in these states.
 UNORDERABLE_STATES = frozenset({VendorState.BLOCKED, VendorState.OFFBOARDED})
 
@@ -195,29 +202,12 @@ class Vendor(ConcurrentTransitionMixin, models.Model):
     def return_to_review(self) -> None:
         pass
 
-    @transition(
-        field=state,
-        source=[
-            VendorState.PROSPECT,
-            VendorState.UNDER_REVIEW,
-            VendorState.APPROVED,
-            VendorState.SUSPENDED,
-        ],
-        target=VendorState.BLOCKED,
-    )
+    @transition(field=state, source=BLOCKABLE_STATES, target=VendorState.BLOCKED)
     def block(self) -> None:
         pass
 
     @transition(
-        field=state,
-        source=[
-            VendorState.PROSPECT,
-            VendorState.UNDER_REVIEW,
-            VendorState.APPROVED,
-            VendorState.SUSPENDED,
-            VendorState.BLOCKED,
-        ],
-        target=VendorState.OFFBOARDED,
+        field=state, source=[*BLOCKABLE_STATES, VendorState.BLOCKED], target=VendorState.OFFBOARDED
     )
     def offboard(self) -> None:
         pass
