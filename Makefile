@@ -28,7 +28,7 @@ install: $(PY_STAMP) $(NODE_STAMP)
 
 $(PY_STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --disable-pip-version-check ".[dev]"
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check ".[dev,bench]"
 	@touch $@
 
 $(NODE_STAMP): package.json package-lock.json

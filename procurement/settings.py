@@ -7,6 +7,7 @@ differs only by environment variables; see README.md for the list.
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
@@ -79,6 +80,7 @@ TEMPLATES = [
                 "procurement.context_processors.platform",
                 "approvals.context_processors.pending_approvals",
                 "vendors.context_processors.vendor_navigation",
+                "analytics.context_processors.analytics_navigation",
             ],
         },
     },
@@ -107,6 +109,19 @@ else:
         },
     }
 DATABASES = {"default": _db}
+# Dashboards read their rollups from a read replica when one is configured
+# (procurement/db_router.py; docs/scaling.md). Everything else stays on the primary.
+_replica_url = env_str("DATABASE_REPLICA_URL", "")
+if _replica_url:
+    try:
+        DATABASES["replica"] = dj_database_url.parse(
+            _replica_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
+        )
+    except ValueError as exc:
+        raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is malformed: {exc}") from None
+    # Tests run against the primary: a test database has no replica of its own.
+    DATABASES["replica"]["TEST"] = {"MIRROR": "default"}
+    DATABASE_ROUTERS = ["procurement.db_router.AnalyticsReplicaRouter"]
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 # --- Auth -------------------------------------------------------------------
@@ -211,6 +226,28 @@ if not _offsets or not all(d.isdigit() for d in _offsets):
     )
 CONTRACT_REMINDER_DAYS = sorted({int(d) for d in _offsets}, reverse=True)
 
+# --- Spend analytics ----------------------------------------------------------
+# A new supplier name at least this alike (0-100, rapidfuzz) to a vendor's name is matched to it.
+SPEND_VENDOR_MATCH_THRESHOLD = env_int("SPEND_VENDOR_MATCH_THRESHOLD", 90, minimum=50)
+if SPEND_VENDOR_MATCH_THRESHOLD > 100:
+    raise ImproperlyConfigured(
+        f"SPEND_VENDOR_MATCH_THRESHOLD={SPEND_VENDOR_MATCH_THRESHOLD} must be 50-100."
+    )
+# Split purchases: several payments to one payee within SPEND_SPLIT_WINDOW_DAYS, each just
+# under one of these thresholds (within SPEND_SPLIT_BAND_PERCENT of it), adding up to more.
+# The thresholds of active approval rules are checked as well.
+_split = env_list("SPEND_SPLIT_THRESHOLDS", ["500", "1000", "5000", "10000", "25000"])
+try:
+    SPEND_SPLIT_THRESHOLDS = sorted({Decimal(t) for t in _split})
+except ArithmeticError:
+    raise ImproperlyConfigured(
+        f"SPEND_SPLIT_THRESHOLDS={','.join(_split)!r} must be amounts, e.g. 500,1000,5000."
+    ) from None
+SPEND_SPLIT_WINDOW_DAYS = env_int("SPEND_SPLIT_WINDOW_DAYS", 7, minimum=1)
+SPEND_SPLIT_BAND_PERCENT = env_int("SPEND_SPLIT_BAND_PERCENT", 20, minimum=1)
+# Largest spend file accepted from the web page; the command line has no limit.
+SPEND_IMPORT_MAX_BYTES = env_int("SPEND_IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
+
 # --- Files ------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -219,6 +256,7 @@ STATICFILES_DIRS = [
     # Front-end libraries are installed from the npm registry by `make`, never copied in.
     ("vendor/htmx", BASE_DIR / "node_modules" / "htmx.org" / "dist"),
     ("vendor/pico", BASE_DIR / "node_modules" / "@picocss" / "pico" / "css"),
+    ("vendor/chartjs", BASE_DIR / "node_modules" / "chart.js" / "dist"),
 ]
 STORAGES = {
     # Attachments are private: they are served only through a permission-checked view.
@@ -295,6 +333,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "approval-expiry": {"task": "approvals.tasks.expire_stale_steps", "schedule": 3600.0},
     "contract-states": {"task": "vendors.tasks.update_contract_states", "schedule": 3600.0},
     "vendor-reminders": {"task": "vendors.tasks.send_vendor_reminders", "schedule": 3600.0},
+    "spend-reports": {"task": "analytics.tasks.send_due_spend_reports", "schedule": 3600.0},
 }
 
 # --- REST API ---------------------------------------------------------------
@@ -335,6 +374,7 @@ SPECTACULAR_SETTINGS = {
         "VendorNameKindEnum": "vendors.models.VendorName.Kind",
         "SanctionsMatchStatusEnum": "vendors.models.SanctionsMatch.Status",
         "ContractStateEnum": "vendors.models.ContractState",
+        "SpendImportStateEnum": "analytics.models.ImportState",
         # Several serializers have an "action" or "kind"; these keep the names the API had.
         "ActionEnum": "requests.services.ACTIONS",
         "KindEnum": ["transition", "comment"],
