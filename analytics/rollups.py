@@ -1,0 +1,120 @@
+"""Rollups kept in step with spend lines.
+
+Every write to `SpendLine` goes through a service that calls one of these in the same
+transaction, so a rollup row always equals a fresh GROUP BY over the lines (the tests check
+exactly that). Rows are added to or taken from by an upsert of the changed lines' sums,
+never recomputed from scratch, so an import costs in proportion to its own size.
+
+The SQL is written once for PostgreSQL and SQLite (both understand INSERT ... SELECT ...
+ON CONFLICT DO UPDATE; SQLite needs the WHERE clause to parse it).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from django.db import connection, transaction
+
+from analytics.models import (
+    SpendByMonthCategory,
+    SpendByMonthDepartment,
+    SpendByMonthPayee,
+    SpendCube,
+    SpendLine,
+    SpendRollup,
+)
+
+# (rollup model, its dimension columns as selected from the lines, their names in the rollup)
+ROLLUPS: list[tuple[type[SpendRollup], list[str], list[str]]] = [
+    (SpendByMonthCategory, ["category_id"], ["category_id"]),
+    (SpendByMonthPayee, ["payee_id"], ["payee_id"]),
+    (SpendByMonthDepartment, ["department_id"], ["department_id"]),
+    (
+        SpendCube,
+        ["department_id", "category_id", "(contract_id IS NOT NULL)"],
+        ["department_id", "category_id", "on_contract"],
+    ),
+]
+LINES = SpendLine._meta.db_table
+
+
+def _upsert(where: str, params: Sequence[Any], *, sign: int) -> None:
+    with connection.cursor() as cursor:
+        for model, selected, columns in ROLLUPS:
+            table = model._meta.db_table
+            keys = ", ".join(["month", *columns])
+            cursor.execute(
+                f"INSERT INTO {table} ({keys}, amount, lines) "  # noqa: S608 (names are ours)
+                f"SELECT month, {', '.join(selected)}, {sign} * SUM(base_amount), {sign} * COUNT(*) "
+                f"FROM {LINES} WHERE {where} "
+                f"GROUP BY month, {', '.join(selected)} "
+                f"ON CONFLICT ({keys}) DO UPDATE SET "
+                f"amount = {table}.amount + excluded.amount, lines = {table}.lines + excluded.lines",
+                params,
+            )
+            if sign < 0:
+                cursor.execute(f"DELETE FROM {table} WHERE lines = 0")  # noqa: S608
+
+
+def rollups_add_lines(*, where: str, params: Sequence[Any] = ()) -> None:
+    """Add the lines matching `where` (SQL over the lines table) to every rollup.
+
+    Call it inside the transaction that wrote those lines, after writing them.
+    """
+    _upsert(where, params, sign=1)
+
+
+def rollups_remove_lines(*, where: str, params: Sequence[Any] = ()) -> None:
+    """Take the lines matching `where` out of every rollup. Call it before deleting or
+    changing those lines, in the same transaction."""
+    _upsert(where, params, sign=-1)
+
+
+def rollups_insert_lines(*, insert_sql: str, params: Sequence[Any]) -> tuple[int, Decimal]:
+    """Run `insert_sql` (an INSERT INTO the lines ... ON CONFLICT DO NOTHING, without a
+    RETURNING clause) and add exactly the lines it inserted to every rollup. Returns how many
+    lines it inserted and their total in the base currency.
+
+    On PostgreSQL it is one statement: the inserted rows are summed once at the finest grain
+    and every rollup is upserted from that, without reading the lines table again. Elsewhere
+    the caller's `fallback_where` is used (see `_Loader`), so this is PostgreSQL only.
+    """
+    finest_keys = ["month", "department_id", "category_id", "payee_id", "on_contract"]
+
+    def upsert(model: type[SpendRollup], keys: list[str]) -> str:
+        table = model._meta.db_table
+        key_list = ", ".join(keys)
+        return (
+            f"INSERT INTO {table} ({key_list}, amount, lines) "  # noqa: S608 (names are ours)
+            f"SELECT {key_list}, SUM(amount), SUM(lines) FROM finest GROUP BY {key_list} "
+            f"ON CONFLICT ({key_list}) DO UPDATE SET "
+            f"amount = {table}.amount + excluded.amount, lines = {table}.lines + excluded.lines"
+        )
+
+    # Every name in this statement is ours; values travel as parameters.
+    sql = (
+        f"WITH inserted AS ({insert_sql} RETURNING month, department_id, category_id, payee_id, "  # noqa: S608
+        "(contract_id IS NOT NULL) AS on_contract, base_amount), "
+        f"finest AS MATERIALIZED (SELECT {', '.join(finest_keys)}, SUM(base_amount) AS amount, "
+        f"COUNT(*) AS lines FROM inserted GROUP BY {', '.join(finest_keys)}), "
+        + ", ".join(
+            f"r{i} AS ({upsert(model, ['month', *columns])})"
+            for i, (model, _selected, columns) in enumerate(ROLLUPS)
+        )
+        + " SELECT COALESCE(SUM(lines), 0), COALESCE(SUM(amount), 0) FROM finest"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count, total = cursor.fetchone()
+    return int(count), Decimal(total)
+
+
+@transaction.atomic
+def rollups_rebuild() -> None:
+    """Recompute every rollup from the lines: for repairs and for tests, never on a hot path."""
+    with connection.cursor() as cursor:
+        for model, _selected, _columns in ROLLUPS:
+            cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608
+    _upsert("1 = 1", (), sign=1)

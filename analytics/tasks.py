@@ -1,0 +1,40 @@
+"""Side effects of analytics, run by the Celery worker. Thin: load by id, call a service."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from celery import shared_task
+from django.utils import timezone
+
+# --- Scheduled spend reports -------------------------------------------------------------
+
+
+@shared_task
+def send_due_spend_reports() -> int:
+    """Beat (hourly): queue a report for each subscription whose last full week or month
+    has ended unsent. Queuing one twice is harmless: the send happens once per period."""
+    from analytics.reports import report_deliveries_due
+
+    due = report_deliveries_due(today=timezone.localdate())
+    for subscription_id, period_start in due:
+        send_spend_report.delay(subscription_id, period_start.isoformat())
+    return len(due)
+
+
+@shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
+def send_spend_report(subscription_id: int, period_start: str) -> bool:
+    from analytics.emails import send_spend_report as send
+
+    return send(subscription_id=subscription_id, period_start=dt.date.fromisoformat(period_start))
+
+
+# --- Spend imports -------------------------------------------------------------------------
+
+
+@shared_task(acks_late=True)
+def spend_import_task(spend_import_id: int) -> str:
+    """Run a confirmed import. A redelivered task finds it no longer queued and stops."""
+    from analytics.services import spend_import_run
+
+    return str(spend_import_run(spend_import_id=spend_import_id).state)

@@ -1,0 +1,190 @@
+"""The importer on the real public spend files in ../shared/datasets, as published.
+
+Each expected figure is computed here independently, with the csv module and plain Decimal
+arithmetic, from the same file: never taken from the importer.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from collections import Counter
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+from django.db.models import Count, Sum
+
+from analytics.models import ImportState, Payee, SpendImport, SpendLine
+from analytics.services import spend_import_from_path, spend_import_run, spend_source_get_or_create
+
+DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
+pytestmark = [
+    pytest.mark.django_db,
+    pytest.mark.skipif(not DATASETS.is_dir(), reason=f"the shared datasets are not at {DATASETS}"),
+]
+
+LEEDS = {
+    "columns": {
+        "date": "Date paid",
+        "amount": "Net amount",
+        "supplier": "Supplier name",
+        "reference": "Transaction number",
+        "category": "Expenditure category",
+        "department": "Service label",
+        "description": "Detailed expenditure type",
+    },
+    "day_first": True,
+}
+CABINET = {
+    "columns": {
+        "date": "Date",
+        "amount": "Amount",
+        "supplier": "Supplier",
+        "reference": "Transaction number",
+        "category": "Expense Type",
+        "department": "Expense Area",
+    },
+    "day_first": True,
+}
+HOME_OFFICE = {
+    "columns": {"date": "Date", "amount": "Amount", "supplier": "Supplier"},
+    "day_first": True,
+}
+
+
+def _dict_rows(path: Path) -> list[dict[str, str]]:
+    raw = path.read_bytes()
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        text = raw.decode("cp1252")
+    return list(csv.DictReader(text.splitlines()))
+
+
+def _expected(path: Path, mapping: dict) -> tuple[int, Decimal]:
+    """(rows that carry data in the mapped columns, their total) computed with the stdlib."""
+    columns = [c for c in mapping["columns"].values() if c]
+    rows = [r for r in _dict_rows(path) if any((r.get(c) or "").strip() for c in columns)]
+    amount = mapping["columns"]["amount"]
+    total = sum((Decimal(r[amount].replace(",", "")) for r in rows), Decimal("0"))
+    return len(rows), total
+
+
+def _ledger_total() -> Decimal:
+    # SQLite sums decimals as floats; two places are what anyone reads.
+    return SpendLine.objects.aggregate(t=Sum("base_amount"))["t"].quantize(Decimal("0.01"))
+
+
+def _import(path: Path, source: str, mapping: dict) -> SpendImport:
+    spend_import = spend_import_from_path(
+        source=spend_source_get_or_create(name=source), path=path, mapping=mapping
+    )
+    return spend_import_run(spend_import_id=spend_import.pk)
+
+
+@pytest.mark.parametrize("month", ["2011-04", "2011-06", "2011-09"])
+def test_it_imports_each_leeds_file_with_its_quoted_amounts_and_uk_dates(month: str) -> None:
+    path = DATASETS / "leeds-council-spend-over-500" / f"{month}.csv"
+    rows, total = _expected(path, LEEDS)
+
+    spend_import = _import(path, "Leeds ledger", LEEDS)
+
+    assert spend_import.state == ImportState.DONE
+    assert spend_import.rows_bad == 0
+    assert spend_import.rows_imported == rows == SpendLine.objects.count()
+    assert spend_import.total_base_amount == total
+    assert _ledger_total() == total
+    # Credit notes count as negative spend.
+    negatives = [r for r in _dict_rows(path) if r["Net amount"].strip().startswith("-")]
+    assert SpendLine.objects.filter(amount__lt=0).count() == len(negatives) > 0
+    # Lines per month as the file dates them ("06-Apr-2011" in one file, "17/06/2011" in
+    # the others; each file also holds the month before's late payments).
+    fmt = "%d-%b-%Y" if month == "2011-04" else "%d/%m/%Y"
+    per_month = Counter(
+        dt.datetime.strptime(r["Date paid"].strip(), fmt).date().replace(day=1)
+        for r in _dict_rows(path)
+        if r["Date paid"].strip()
+    )
+    imported = Counter(dict(SpendLine.objects.values_list("month").annotate(n=Count("id"))))
+    assert imported == per_month
+    assert len(per_month) == 2
+
+
+def test_it_counts_the_rows_that_are_nothing_but_commas_as_blank() -> None:
+    path = DATASETS / "leeds-council-spend-over-500" / "2011-09.csv"
+    blank = sum(1 for r in csv.reader(path.open(encoding="utf-8")) if not any(c.strip() for c in r))
+
+    spend_import = _import(path, "Leeds ledger", LEEDS)
+
+    assert blank > 50_000
+    assert spend_import.rows_blank == blank
+
+
+def test_it_keeps_redacted_suppliers_as_spend_under_one_unmatched_payee() -> None:
+    path = DATASETS / "leeds-council-spend-over-500" / "2011-04.csv"
+    redacted = [r for r in _dict_rows(path) if r["Supplier name"].upper().startswith("REDACTED")]
+
+    _import(path, "Leeds ledger", LEEDS)
+
+    payee = Payee.objects.get(key="redacted")
+    assert payee.vendor is None
+    assert payee.lines.count() == len(redacted) > 0
+
+
+def test_it_imports_the_home_office_card_file_and_again_adds_nothing() -> None:
+    path = DATASETS / "home-office-procurement-card" / "2020.csv"
+    rows, total = _expected(path, HOME_OFFICE)
+
+    first = _import(path, "Home Office cards", HOME_OFFICE)
+    again = _import(path, "Home Office cards", HOME_OFFICE)
+
+    assert first.rows_imported == rows
+    assert first.total_base_amount == total
+    assert again.rows_imported == 0
+    assert again.rows_already_imported == rows
+    assert SpendLine.objects.count() == rows
+    assert _ledger_total() == total
+
+
+def test_it_imports_every_cabinet_office_month_without_counting_republished_rows_twice() -> None:
+    """Later months republish some earlier payments (same number, date and supplier), and the
+    Government Property Agency's small numbers repeat across months for other payments."""
+    files = sorted((DATASETS / "cabinet-office-spend-over-25k").glob("*.csv"))
+    seen: set[tuple[str, str, str, int]] = set()
+    expected_lines, expected_total = 0, Decimal("0")
+    for path in files:
+        occurrences: Counter[tuple[str, str, str]] = Counter()
+        for r in _dict_rows(path):
+            if not (r.get("Supplier") or "").strip():
+                continue  # the numbered empty rows of 2022-04
+            key = (
+                r["Transaction number"].strip(),
+                r["Date"].strip(),
+                " ".join(r["Supplier"].split()).casefold(),
+            )
+            occurrences[key] += 1
+            if (*key, occurrences[key]) not in seen:
+                seen.add((*key, occurrences[key]))
+                expected_lines += 1
+                expected_total += Decimal(r["Amount"].replace(",", ""))
+
+    imports = [_import(path, "Cabinet Office", CABINET) for path in files]
+
+    assert all(i.state == ImportState.DONE and i.rows_bad == 0 for i in imports)
+    assert SpendLine.objects.count() == expected_lines
+    assert _ledger_total() == expected_total
+    assert sum(i.rows_already_imported for i in imports) > 0
+    # "Friday, April 29, 2022" is read as a date like "2019-06-11".
+    assert SpendLine.objects.filter(date=dt.date(2022, 4, 29)).exists()
+
+
+def test_it_reads_windows_1252_files() -> None:
+    path = DATASETS / "cabinet-office-spend-over-25k" / "2019-06.csv"
+    rows, total = _expected(path, CABINET)
+
+    spend_import = _import(path, "Cabinet Office", CABINET)
+
+    assert spend_import.rows_imported == rows
+    assert spend_import.total_base_amount == total
