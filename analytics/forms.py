@@ -1,0 +1,78 @@
+"""The filter form every spend page shares: a period in months, a department, a category and
+a vendor, sent by GET. Its choices are limited to what the user may see; the parsing itself
+is `scope.spend_filters_parse`, the same the API uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+
+from analytics.scope import SpendFilters, spend_filters_parse
+from analytics.selectors import DIMENSIONS, spend_filter_choices
+from procurement.errors import InvalidInput
+
+
+class MonthInput(forms.TextInput):
+    input_type = "month"
+
+
+class SpendFilterForm(forms.Form):
+    # "from" is a Python keyword: the period fields are added in __init__.
+    department = forms.TypedChoiceField(label="Department", required=False, coerce=int)
+    category = forms.TypedChoiceField(label="Category", required=False, coerce=int)
+    vendor = forms.TypedChoiceField(label="Vendor", required=False, coerce=int)
+    # Set by the links of unmatched payees in the vendor table; never typed.
+    payee = forms.CharField(required=False, widget=forms.HiddenInput)
+
+    def __init__(
+        self, data: Any = None, *, scope_department_ids: frozenset[int] | None, split: bool = False
+    ) -> None:
+        super().__init__(data)
+        self.fields = {
+            "from": forms.CharField(
+                label="From", required=False, widget=MonthInput(attrs={"placeholder": "YYYY-MM"})
+            ),
+            "to": forms.CharField(
+                label="To", required=False, widget=MonthInput(attrs={"placeholder": "YYYY-MM"})
+            ),
+            **self.fields,
+        }
+        if split:
+            self.fields["split"] = forms.ChoiceField(
+                label="Split by",
+                required=False,
+                choices=[("", "No split"), *((d, d.capitalize()) for d in DIMENSIONS)],
+            )
+        choices = spend_filter_choices(scope_department_ids=scope_department_ids)
+        for name, options, anything in (
+            ("department", choices.departments, "All departments"),
+            ("category", choices.categories, "All categories"),
+            ("vendor", choices.vendors, "All vendors"),
+        ):
+            field = self.fields[name]
+            assert isinstance(field, forms.TypedChoiceField)
+            field.choices = [("", anything), *options]
+        self.spend_filters = SpendFilters()
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        params = {
+            name: [str(cleaned[name])]
+            for name in ("from", "to", "department", "category", "vendor", "payee")
+            if cleaned.get(name) not in (None, "")
+        }
+        try:
+            self.spend_filters = spend_filters_parse(params)
+        except InvalidInput as error:
+            for name, messages in error.fields.items():
+                self.add_error(name if name in self.fields else None, messages)
+        return cleaned
+
+    @property
+    def filtered(self) -> bool:
+        """Whether the user narrowed the view (an empty view then says so, not "no spend")."""
+        return self.is_bound and any(
+            self.data.get(name)
+            for name in ("from", "to", "department", "category", "vendor", "payee")
+        )
