@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
+from email.mime.base import MIMEBase
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
@@ -36,8 +38,16 @@ def audit_record(
     )
 
 
-def email_send_once(*, key: str, to: str, template: str, context: dict[str, object]) -> bool:
-    """Send `template` (subject.txt, body.txt, body.html under templates/emails/) once per key.
+def email_send_once(
+    *,
+    key: str,
+    to: str,
+    template: str,
+    context: dict[str, object],
+    attachments: Sequence[MIMEBase | tuple[str, bytes, str]] = (),
+) -> bool:
+    """Send `template` (subject.txt, body.txt, body.html under templates/emails/) once per key,
+    with `attachments` (MIME parts, e.g. an inline image, or (filename, content, mimetype)).
 
     The key row is inserted in the same transaction as the send: if sending
     raises, the row is rolled back and a retry sends again; if the row already
@@ -54,6 +64,11 @@ def email_send_once(*, key: str, to: str, template: str, context: dict[str, obje
             SentEmail.objects.create(key=key, to=to, subject=subject[:255])
             message = EmailMultiAlternatives(subject=subject, body=text, to=[to])
             message.attach_alternative(html, "text/html")
+            for attachment in attachments:
+                if isinstance(attachment, MIMEBase):
+                    message.attach(attachment)
+                else:
+                    message.attach(*attachment)
             message.send()
     except IntegrityError:
         logger.info("email %s already sent; skipping", key)
