@@ -20,12 +20,20 @@ urlpatterns = [
     path("api/vendors/", include("vendors.api_urls")),
     path("api/assessments/", include("vendors.assessment_api_urls")),
     path("api/contracts/", include("vendors.contract_api_urls")),
+    path("api/analytics/imports/", include("analytics.import_api_urls")),
+    path("api/analytics/", include("analytics.api_urls")),
     path("api/", include("requests.api_urls")),
     path("approvals/email/", include("approvals.email_urls")),
     path("approvals/", include("approvals.urls")),
     path("vendors/", include("vendors.urls")),
     path("assessments/", include("vendors.assessment_urls")),
     path("contracts/", include("vendors.contract_urls")),
+    # Each part of analytics keeps its own URL module (and namespace) under /analytics/.
+    path("analytics/imports/", include("analytics.import_urls")),
+    path("analytics/payees/", include("analytics.payee_urls")),
+    path("analytics/reports/", include("analytics.report_urls")),
+    path("analytics/", include("analytics.anomaly_urls")),
+    path("analytics/", include("analytics.urls")),
     path("", include("requests.urls")),
 ]
 
