@@ -12,6 +12,7 @@ from django.conf import settings as django_settings
 from django.core.management import CommandError, call_command
 from django.db.models import Model
 
+from analytics.models import AnomalyKind, Payee, SpendAnomaly, SpendImport, SpendLine
 from procurement.models import AuditEntry, CostCentre, Department, Role, User, UserRole
 from requests.models import LineItem, PurchaseRequest, RequestState
 from vendors.models import Assessment, Contract, SanctionsEntry, SanctionsMatch, Vendor
@@ -29,6 +30,10 @@ SEEDED: list[type[Model]] = [
     Assessment,
     SanctionsEntry,
     SanctionsMatch,
+    SpendImport,
+    SpendLine,
+    Payee,
+    SpendAnomaly,
 ]
 
 
@@ -65,6 +70,25 @@ def test_it_creates_departments_one_user_per_role_and_sample_requests(settings) 
     assert states == {RequestState.DRAFT, RequestState.PENDING_APPROVAL}
     # Made through the services, so the history is there too.
     assert AuditEntry.objects.filter(action="submit").count() == 1
+
+
+@pytest.mark.django_db
+def test_it_gives_the_spend_pages_something_to_show(settings) -> None:
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+
+    # The IT manager sees IT's spend: the demo departments map to the platform's own.
+    mark = User.objects.get(username="mark")
+    it_spend = SpendLine.objects.filter(department__department=mark.department)
+    assert it_spend.count() > 50
+    # "Northwind Hardware Ltd" and "NORTHWIND HARDWARE LIMITED" are one payee, the vendor's.
+    northwind = Payee.objects.get(vendor__legal_name="Northwind Hardware Ltd")
+    assert northwind.spellings.count() == 2
+    # "AMAZON", "Amazon" and "AMZ EVAQ8" are one payee, not yet a vendor.
+    assert Payee.objects.get(key="amazon").spellings.count() == 3
+    kinds = set(SpendAnomaly.objects.values_list("kind", flat=True))
+    assert kinds == {AnomalyKind.DUPLICATE_PAYMENT, AnomalyKind.SPLIT_PURCHASE}
 
 
 @pytest.mark.django_db

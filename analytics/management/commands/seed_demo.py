@@ -1,9 +1,10 @@
 """Demo data for a local install: departments, one user per role, an approval policy,
 demo exchange rates, the sample sanctions lists, vendors in several states (one with a
 possible sanctions match, one with a questionnaire out), a contract coming up for renewal,
-and two sample requests.
+two sample requests, and eighteen months of made-up spend for the analytics pages (with a
+likely duplicate payment and a split purchase among it).
 
-It lives in the highest app it touches (approvals), as cross-app use cases do.
+It lives in the highest app it touches (analytics), as cross-app use cases do.
 
 Idempotent: running it again changes nothing. Refuses to run without DEBUG,
 because every demo user shares one published password.
@@ -12,6 +13,7 @@ because every demo user shares one published password.
 from __future__ import annotations
 
 import datetime as dt
+import random
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
@@ -21,6 +23,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
+from analytics.services import LineInput, spend_lines_add, spend_source_get_or_create
 from approvals.models import ApprovalPolicy, ApprovalRule, ApproverKind, Mode, NoMatch
 from procurement.models import Category, CostCentre, Department, ExchangeRate, Role, User, UserRole
 from requests.models import PurchaseRequest
@@ -116,11 +119,12 @@ class Command(BaseCommand):
             created_requests = self._sample_requests(
                 users["alice"], departments["it"], vendors["Northwind Hardware Ltd"]
             )
+            spend_lines = self._spend(users["pat"])
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(departments)} departments, {len(users)} users "
                 f"({', '.join(users)}), {len(vendors)} vendors, "
-                f"{created_requests} new sample requests. "
+                f"{created_requests} new sample requests, {spend_lines} new spend lines. "
                 f"Password for every demo user: {DEMO_PASSWORD}"
             )
         )
@@ -365,3 +369,78 @@ class Command(BaseCommand):
                 purchase_request_transition(request_id=request.pk, by=requester, action="submit")
             created += 1
         return created
+
+    def _spend(self, buyer: User) -> int:
+        """Made-up spend over the last eighteen months, the same on every run (so a second run
+        adds nothing): monthly invoices from the demo vendors and a few suppliers spelled the
+        way card statements spell them."""
+        source = spend_source_get_or_create(name="Demo ledger")
+        if source.lines.exists():
+            return 0
+        rng = random.Random(20261126)  # noqa: S311 (demo data, not security)
+        today = timezone.localdate()
+        first = (today.replace(day=1) - dt.timedelta(days=540)).replace(day=1)
+        suppliers = [
+            # supplier as written, category, department, typical amount
+            ("Northwind Hardware Ltd", "Hardware", "IT", 4200),
+            ("NORTHWIND HARDWARE LIMITED", "Hardware", "Operations", 1800),
+            ("Cloudberry Analytics GmbH", "Software", "Finance", 2600),
+            ("Kestrel Global Trading LLC", "Services", "Operations", 3100),
+            ("AMAZON", "Hardware", "Marketing", 450),
+            ("Amazon", "Hardware", "IT", 380),
+            ("AMZ EVAQ8", "Hardware", "Operations", 220),
+            ("DELL PRODUCTS", "Hardware", "IT", 6900),
+            ("ADOBE CREATIVE CLOUD", "Software", "Marketing", 640),
+            ("PAYPAL *RACINGBINOC", "Services", "Marketing", 310),
+            ("Microsoft Ireland Operations Ltd", "Software", "IT", 9800),
+        ]
+        lines: list[LineInput] = []
+        month = first
+        number = 0
+        while month <= today:
+            for supplier, category, department, typical in suppliers:
+                for _ in range(rng.randint(1, 3)):
+                    day = month + dt.timedelta(days=rng.randint(0, 27))
+                    if day > today:
+                        continue
+                    number += 1
+                    amount = Decimal(typical * rng.uniform(0.6, 1.4)).quantize(Decimal("0.01"))
+                    lines.append(
+                        LineInput(
+                            date=day,
+                            amount=amount,
+                            supplier=supplier,
+                            reference=f"DEMO-{number:05d}",
+                            category=category,
+                            department=department,
+                            description=f"{category} from {supplier.title()}",
+                        )
+                    )
+            month = (month + dt.timedelta(days=32)).replace(day=1)
+        # Findings for the anomalies page: a payment entered twice, and three just under 5,000.
+        paid = today - dt.timedelta(days=20)
+        for reference in ("DEMO-DUP-1", "DEMO-DUP-2"):
+            lines.append(
+                LineInput(
+                    date=paid,
+                    amount=Decimal("2480.00"),
+                    supplier="DELL PRODUCTS",
+                    reference=reference,
+                    category="Hardware",
+                    department="IT",
+                )
+            )
+        for offset, reference in enumerate(("DEMO-SPLIT-1", "DEMO-SPLIT-2", "DEMO-SPLIT-3")):
+            lines.append(
+                LineInput(
+                    date=paid + dt.timedelta(days=offset),
+                    amount=Decimal("4950.00"),
+                    supplier="Kestrel Global Trading LLC",
+                    reference=reference,
+                    category="Services",
+                    department="Operations",
+                )
+            )
+        return spend_lines_add(
+            source=source, lines=lines, label="demo spend", user=buyer
+        ).rows_imported
