@@ -328,6 +328,18 @@ class SpendByMonthPayee(SpendRollup):
         ]
 
 
+class SpendByYearPayee(SpendRollup):
+    """Per payee per calendar year (`month` is 1 January): "top vendors in 2025" sums a few
+    thousand rows here instead of twelve months of them."""
+
+    payee = models.ForeignKey(
+        Payee, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["month", "payee"], name="rollup_year_payee")]
+
+
 class SpendByMonthDepartment(SpendRollup):
     department = models.ForeignKey(
         SpendDepartment, on_delete=models.CASCADE, related_name="+", db_constraint=False

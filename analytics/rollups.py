@@ -21,35 +21,51 @@ from analytics.models import (
     SpendByMonthCategory,
     SpendByMonthDepartment,
     SpendByMonthPayee,
+    SpendByYearPayee,
     SpendCube,
     SpendLine,
     SpendRollup,
 )
 
-# (rollup model, its dimension columns as selected from the lines, their names in the rollup)
-ROLLUPS: list[tuple[type[SpendRollup], list[str], list[str]]] = [
-    (SpendByMonthCategory, ["category_id"], ["category_id"]),
-    (SpendByMonthPayee, ["payee_id"], ["payee_id"]),
-    (SpendByMonthDepartment, ["department_id"], ["department_id"]),
+# (rollup model, its dimension columns as selected from the lines, their names in the
+# rollup, and whether its `month` is the calendar year's first day rather than the month's)
+ROLLUPS: list[tuple[type[SpendRollup], list[str], list[str], bool]] = [
+    (SpendByMonthCategory, ["category_id"], ["category_id"], False),
+    (SpendByMonthPayee, ["payee_id"], ["payee_id"], False),
+    (SpendByYearPayee, ["payee_id"], ["payee_id"], True),
+    (SpendByMonthDepartment, ["department_id"], ["department_id"], False),
     (
         SpendCube,
         ["department_id", "category_id", "(contract_id IS NOT NULL)"],
         ["department_id", "category_id", "on_contract"],
+        False,
     ),
 ]
+
+
+def _period(yearly: bool) -> str:
+    """SQL for the rollup's `month` from a line's `month`."""
+    if not yearly:
+        return "month"
+    if connection.vendor == "postgresql":
+        return "CAST(date_trunc('year', month) AS date)"
+    return "date(month, 'start of year')"
+
+
 LINES = SpendLine._meta.db_table
 
 
 def _upsert(where: str, params: Sequence[Any], *, sign: int) -> None:
     with connection.cursor() as cursor:
-        for model, selected, columns in ROLLUPS:
+        for model, selected, columns, yearly in ROLLUPS:
             table = model._meta.db_table
             keys = ", ".join(["month", *columns])
+            period = _period(yearly)
             cursor.execute(
                 f"INSERT INTO {table} ({keys}, amount, lines) "  # noqa: S608 (names are ours)
-                f"SELECT month, {', '.join(selected)}, {sign} * SUM(base_amount), {sign} * COUNT(*) "
+                f"SELECT {period}, {', '.join(selected)}, {sign} * SUM(base_amount), {sign} * COUNT(*) "
                 f"FROM {LINES} WHERE {where} "
-                f"GROUP BY month, {', '.join(selected)} "
+                f"GROUP BY {period}, {', '.join(selected)} "
                 f"ON CONFLICT ({keys}) DO UPDATE SET "
                 f"amount = {table}.amount + excluded.amount, lines = {table}.lines + excluded.lines",
                 params,
@@ -83,12 +99,13 @@ def rollups_insert_lines(*, insert_sql: str, params: Sequence[Any]) -> tuple[int
     """
     finest_keys = ["month", "department_id", "category_id", "payee_id", "on_contract"]
 
-    def upsert(model: type[SpendRollup], keys: list[str]) -> str:
+    def upsert(model: type[SpendRollup], columns: list[str], yearly: bool) -> str:
         table = model._meta.db_table
-        key_list = ", ".join(keys)
+        key_list = ", ".join(["month", *columns])
+        selected = ", ".join([_period(yearly), *columns])
         return (
             f"INSERT INTO {table} ({key_list}, amount, lines) "  # noqa: S608 (names are ours)
-            f"SELECT {key_list}, SUM(amount), SUM(lines) FROM finest GROUP BY {key_list} "
+            f"SELECT {selected}, SUM(amount), SUM(lines) FROM finest GROUP BY {selected} "
             f"ON CONFLICT ({key_list}) DO UPDATE SET "
             f"amount = {table}.amount + excluded.amount, lines = {table}.lines + excluded.lines"
         )
@@ -100,8 +117,8 @@ def rollups_insert_lines(*, insert_sql: str, params: Sequence[Any]) -> tuple[int
         f"finest AS MATERIALIZED (SELECT {', '.join(finest_keys)}, SUM(base_amount) AS amount, "
         f"COUNT(*) AS lines FROM inserted GROUP BY {', '.join(finest_keys)}), "
         + ", ".join(
-            f"r{i} AS ({upsert(model, ['month', *columns])})"
-            for i, (model, _selected, columns) in enumerate(ROLLUPS)
+            f"r{i} AS ({upsert(model, columns, yearly)})"
+            for i, (model, _selected, columns, yearly) in enumerate(ROLLUPS)
         )
         + " SELECT COALESCE(SUM(lines), 0), COALESCE(SUM(amount), 0) FROM finest"
     )
@@ -115,6 +132,6 @@ def rollups_insert_lines(*, insert_sql: str, params: Sequence[Any]) -> tuple[int
 def rollups_rebuild() -> None:
     """Recompute every rollup from the lines: for repairs and for tests, never on a hot path."""
     with connection.cursor() as cursor:
-        for model, _selected, _columns in ROLLUPS:
+        for model, _selected, _columns, _yearly in ROLLUPS:
             cursor.execute(f"DELETE FROM {model._meta.db_table}")  # noqa: S608
     _upsert("1 = 1", (), sign=1)

@@ -47,6 +47,7 @@ from analytics.models import (
     SpendByMonthCategory,
     SpendByMonthDepartment,
     SpendByMonthPayee,
+    SpendByYearPayee,
     SpendCategory,
     SpendCube,
     SpendDepartment,
@@ -103,14 +104,28 @@ class SpendRows:
         return Sum(self.column, filter=condition, default=ZERO)
 
 
+def _whole_calendar_years(filters: SpendFilters) -> bool:
+    return bool(
+        filters.month_from
+        and filters.month_to
+        and filters.month_from.month == 1
+        and filters.month_to.month == 12
+    )
+
+
 def spend_rows(
-    filters: SpendFilters, *grouped: str, days: tuple[dt.date, dt.date] | None = None
+    filters: SpendFilters,
+    *grouped: str,
+    days: tuple[dt.date, dt.date] | None = None,
+    per_month: bool = True,
 ) -> SpendRows:
     """The rows to sum for `filters` grouped by `grouped` ("category", "department", "payee"
     or "on_contract"; a vendor is grouped through its payees), from the smallest source
     holding every column needed: one-dimension rollup, cube, or lines (payee crossed with
     anything). `days` (first, last) narrows to days, which only the lines know: a week cuts
-    across months. The lines are always bounded by `filters`, months included."""
+    across months. The lines are always bounded by `filters`, months included.
+    `per_month=False` says the caller sums over the whole period, never by month: payee
+    totals over whole calendar years then come from the yearly rollup."""
     needed = filters.dimensions | set(grouped)
     if not needed <= _COLUMNS:
         raise ValueError(f"No spend column {', '.join(sorted(needed - _COLUMNS))}.")
@@ -118,6 +133,9 @@ def spend_rows(
     if days is None:
         if not needed:
             model = SpendByMonthCategory
+        elif needed == {"payee"} and not per_month and _whole_calendar_years(filters):
+            # Its rows are dated 1 January, which the period's month bounds still select.
+            model = SpendByYearPayee
         elif len(needed) == 1 and next(iter(needed)) in _ONE_DIMENSION_ROLLUPS:
             model = _ONE_DIMENSION_ROLLUPS[next(iter(needed))]
         elif needed <= _CUBE_COLUMNS:
@@ -292,7 +310,7 @@ def spend_by_vendor(*, filters: SpendFilters, limit: int = 50) -> VendorSpend:
 
     A payee mapped to a vendor counts as that vendor (several spellings, one vendor); a
     payee not mapped yet is listed on its own, with `matched=False`."""
-    totals = _vendor_totals(spend_rows(filters, "payee"))
+    totals = _vendor_totals(spend_rows(filters, "payee", per_month=False))
     total = sum((amount for _p, _i, amount, _n in totals.groups), ZERO)
     out = [
         SpendRow(
@@ -438,7 +456,7 @@ def spend_summary(*, filters: SpendFilters) -> SpendSummary:
         months=Count("month", distinct=True),
     )
     total = _money(sums["amount"])
-    vendors = _vendor_totals(spend_rows(filters, "payee"))
+    vendors = _vendor_totals(spend_rows(filters, "payee", per_month=False))
     contract = spend_rows(filters, "on_contract")
     off = _money(contract.rows.aggregate(a=contract.amount_where(~contract.on_contract))["a"])
     return SpendSummary(

@@ -614,11 +614,13 @@ class _Loader:
             # One import per source at a time moves lines in: keeps "already imported"
             # counts exact when the same file is loaded twice at once.
             SpendSource.objects.select_for_update().get(pk=self.source.pk)
+            # ON CONFLICT without a column list: the one unique key is (source, identity), and
+            # PostgreSQL accepts this form on a table partitioned by month (docs/scaling.md).
             insert_sql = (
                 f"INSERT INTO {SpendLine._meta.db_table} "  # noqa: S608 (names are ours)
                 f"(source_id, spend_import_id, {columns}) "
                 f"SELECT %s, %s, {selected} FROM {self.staging} WHERE 1 = 1 "
-                "ON CONFLICT (source_id, identity) DO NOTHING"
+                "ON CONFLICT DO NOTHING"
             )
             params = [self.source.pk, import_id]
             where = "spend_import_id = %s"

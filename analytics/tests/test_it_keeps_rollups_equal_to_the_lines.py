@@ -15,6 +15,7 @@ from analytics.models import (
     SpendByMonthCategory,
     SpendByMonthDepartment,
     SpendByMonthPayee,
+    SpendByYearPayee,
     SpendCube,
     SpendImport,
     SpendLine,
@@ -73,6 +74,12 @@ def assert_rollups_match_the_lines() -> None:
     assert _stored(SpendByMonthCategory, ["category_id"]) == _fresh(["category_id"])
     assert _stored(SpendByMonthPayee, ["payee_id"]) == _fresh(["payee_id"])
     assert _stored(SpendByMonthDepartment, ["department_id"]) == _fresh(["department_id"])
+    per_year: dict[tuple, tuple[Decimal, int]] = {}
+    for (month, payee_id), (amount, lines) in _fresh(["payee_id"]).items():
+        key = (month.replace(month=1), payee_id)
+        before = per_year.get(key, (Decimal("0"), 0))
+        per_year[key] = (before[0] + amount, before[1] + lines)
+    assert _stored(SpendByYearPayee, ["payee_id"]) == per_year
     cube = (
         SpendLine.objects.annotate(on_contract=~Q(contract=None))
         .values("month", "department_id", "category_id", "on_contract")
