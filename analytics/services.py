@@ -18,14 +18,17 @@ from __future__ import annotations
 import datetime as dt
 import io
 import logging
+import queue
+import threading
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
+from typing import Any
 
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.db import connection, transaction
+from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -348,6 +351,8 @@ class _NameResolver:
 
     def __init__(self, model: type[SpendCategory] | type[SpendDepartment]) -> None:
         self.model = model
+        self.by_key: dict[str, int] = {}
+        # By the name as written, so the hot loop looks ids up without normalising again.
         self.ids: dict[str, int] = {}
 
     @staticmethod
@@ -355,16 +360,22 @@ class _NameResolver:
         return " ".join(name.casefold().split())
 
     def resolve(self, names: Iterable[str]) -> dict[str, int]:
-        wanted = {self.key(n): n for n in names if self.key(n) not in self.ids}
-        if not wanted:
+        """{name as written: id} for every name seen so far, `names` included."""
+        unseen = {n for n in names if n not in self.ids}
+        if not unseen:
             return self.ids
-        self.ids.update(self.model.objects.filter(key__in=wanted).values_list("key", "id"))
-        new = [self._new(key, name) for key, name in wanted.items() if key not in self.ids]
-        if new:
-            self.model.objects.bulk_create(new, ignore_conflicts=True)  # type: ignore[arg-type]
-            self.ids.update(
-                self.model.objects.filter(key__in=[n.key for n in new]).values_list("key", "id")
-            )
+        wanted = {self.key(n): n for n in unseen}
+        missing = {k: n for k, n in wanted.items() if k not in self.by_key}
+        if missing:
+            self.by_key.update(self.model.objects.filter(key__in=missing).values_list("key", "id"))
+            new = [self._new(k, n) for k, n in missing.items() if k not in self.by_key]
+            if new:
+                self.model.objects.bulk_create(new, ignore_conflicts=True)  # type: ignore[arg-type]
+                self.by_key.update(
+                    self.model.objects.filter(key__in=[n.key for n in new]).values_list("key", "id")
+                )
+        for name in unseen:
+            self.ids[name] = self.by_key[self.key(name)]
         return self.ids
 
     def _new(self, key: str, name: str) -> SpendCategory | SpendDepartment:
@@ -386,18 +397,63 @@ class _NameResolver:
         )
 
 
-def _copy_text(value: object) -> str:
-    if value is None:
-        return "\\N"
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = (
-            text.replace("\\", "\\\\")
-            .replace("\t", "\\t")
-            .replace("\n", "\\n")
-            .replace("\r", "\\r")
-        )
-    return text
+# COPY's text format escapes these four characters with a backslash.
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+class _CopyStream:
+    """COPY into the staging table on a connection of its own, in a thread, fed batch by
+    batch: PostgreSQL stores one batch while Python parses the next.
+
+    The staging table is then a real (UNLOGGED) table, since two connections use it; the
+    ledger itself is still written in one transaction on the main connection.
+    """
+
+    def __init__(self, table: str) -> None:
+        self.sql = f"COPY {table} ({', '.join(_LEDGER_COLUMNS)}) FROM STDIN"
+        self.chunks: queue.Queue[str | None] = queue.Queue(maxsize=4)
+        self.buffer = ""
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name=f"copy {table}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        copy_connection = connections.create_connection(DEFAULT_DB_ALIAS)
+        try:
+            with copy_connection.cursor() as cursor:
+                cursor.copy_expert(self.sql, self)
+        except BaseException as exc:  # noqa: BLE001 (handed to the main thread in close())
+            self.error = exc
+            # Keep draining, so the main thread never blocks on a full queue.
+            while self.chunks.get() is not None:
+                pass
+        finally:
+            copy_connection.close()
+
+    def read(self, size: int = -1) -> str:
+        """What psycopg2 calls for the next piece of COPY data; "" ends it."""
+        while not self.buffer:
+            chunk = self.chunks.get()
+            if chunk is None:
+                return ""
+            self.buffer = chunk
+        if size is None or size < 0 or size >= len(self.buffer):
+            data, self.buffer = self.buffer, ""
+        else:
+            data, self.buffer = self.buffer[:size], self.buffer[size:]
+        return data
+
+    def write(self, text: str) -> None:
+        if self.error is not None:
+            raise self.error
+        self.chunks.put(text)
+
+    def close(self) -> None:
+        """Wait for PostgreSQL to have every row; raise what went wrong in the thread."""
+        self.chunks.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
 
 
 class _Loader:
@@ -413,8 +469,17 @@ class _Loader:
         self.rates = RateTable()
         self.payee_vendor: dict[int, int | None] = {}
         self.contracts: dict[int, list[tuple[dt.date, dt.date, int]]] = {}
-        self.staging = f"spend_staging_{spend_import.pk}"
         self.postgres = connection.vendor == "postgresql"
+        # A second connection can load the staging table only if it can see it: outside a
+        # transaction (the worker and the command), never inside one (tests, callers' atomic).
+        self.threaded = self.postgres and not connection.in_atomic_block
+        self.staging = (
+            f"analytics_spend_staging_{spend_import.pk}"
+            if self.threaded
+            else f"spend_staging_{spend_import.pk}"
+        )
+        self.copy_stream: _CopyStream | None = None
+        self._months: dict[dt.date, dt.date] = {}
         self.rows_read = 0
         self.rows_bad = 0
         self.currency_column = (spend_import.mapping.get("columns") or {}).get(
@@ -436,9 +501,11 @@ class _Loader:
                     batch = []
                     self._report_progress(file_rows.bytes_read)
             self._stage(batch)
+            self._finish_copy()
             self._report_progress(file_rows.bytes_read)
             self._move_to_ledger(blank_rows=file_rows.blank_rows)
         finally:
+            self._finish_copy()
             self._drop_staging()
 
     def load_rows(self, rows: list[ParsedRow | RowProblem]) -> None:
@@ -446,21 +513,32 @@ class _Loader:
         try:
             for start in range(0, len(rows), BATCH_ROWS):
                 self._stage(rows[start : start + BATCH_ROWS])
+            self._finish_copy()
             self._move_to_ledger(blank_rows=0)
         finally:
+            self._finish_copy()
             self._drop_staging()
 
     def _create_staging(self) -> None:
+        kind = "UNLOGGED" if self.threaded else "TEMPORARY"
         with connection.cursor() as cursor:
+            # A leftover of an import whose process was killed has the same name.
             cursor.execute(f"DROP TABLE IF EXISTS {self.staging}")
             cursor.execute(
-                f"CREATE TEMPORARY TABLE {self.staging} ("
+                f"CREATE {kind} TABLE {self.staging} ("
                 "line_number integer, identity varchar(140), reference varchar(100), date date, "
                 "month date, amount numeric(14, 2), currency varchar(3), "
                 "base_amount numeric(14, 2), payee_id bigint, category_id bigint, "
                 "department_id bigint, contract_id bigint, description varchar(255), "
                 "quantity numeric(14, 3))"
             )
+        if self.threaded:
+            self.copy_stream = _CopyStream(self.staging)
+
+    def _finish_copy(self) -> None:
+        if self.copy_stream is not None:
+            stream, self.copy_stream = self.copy_stream, None
+            stream.close()
 
     def _drop_staging(self) -> None:
         with connection.cursor() as cursor:
@@ -495,6 +573,8 @@ class _Loader:
         return None
 
     def _stage(self, batch: list[ParsedRow | RowProblem]) -> None:
+        """Resolve and stage one batch. The loop below runs once per line of the file, so it
+        keeps to dictionary lookups: names were resolved for the whole batch above it."""
         if not batch:
             return
         good = [row for row in batch if isinstance(row, ParsedRow)]
@@ -508,38 +588,50 @@ class _Loader:
             )
         category_ids = self.categories.resolve({row.category for row in good})
         department_ids = self.departments.resolve({row.department for row in good})
-        category_key, department_key = self.categories.key, self.departments.key
         default_currency = self.source.currency
-        staged = []
+        base = self.rates.base
+        payee_vendor = self.payee_vendor
+        months = self._months
+        staged: list[tuple[Any, ...]] = []
         for row in good:
             currency = row.currency or default_currency
-            try:
-                base_amount = self.rates.to_base(row.amount, currency, row.date)
-            except MissingExchangeRate:
-                problems.append(
-                    RowProblem(
-                        row.line_number,
-                        self.currency_column,
-                        f"No exchange rate from {currency} to {self.rates.base} for {row.date:%d %b %Y}.",
-                        "",
+            date = row.date
+            if currency == base:
+                base_amount = row.amount
+            else:
+                try:
+                    base_amount = self.rates.to_base(row.amount, currency, date)
+                except MissingExchangeRate:
+                    problems.append(
+                        RowProblem(
+                            row.line_number,
+                            self.currency_column,
+                            f"No exchange rate from {currency} to {base} for {date:%d %b %Y}.",
+                            "",
+                        )
                     )
-                )
-                continue
+                    continue
             payee_id = payee_ids[row.supplier]
+            month = months.get(date)
+            if month is None:
+                month = months[date] = date.replace(day=1)
+            contract_id = row.contract_id
+            if contract_id is None and payee_vendor.get(payee_id) is not None:
+                contract_id = self._contract_for(payee_id, date)
             staged.append(
                 (
                     row.line_number,
                     row.identity,
                     row.reference,
-                    row.date,
-                    row.date.replace(day=1),
+                    date,
+                    month,
                     row.amount,
                     currency,
                     base_amount,
                     payee_id,
-                    category_ids[category_key(row.category)],
-                    department_ids[department_key(row.department)],
-                    row.contract_id or self._contract_for(payee_id, row.date),
+                    category_ids[row.category],
+                    department_ids[row.department],
+                    contract_id,
                     row.description,
                     row.quantity,
                 )
@@ -560,41 +652,48 @@ class _Loader:
                 ]
             )
 
-    def _write_staged(self, staged: list[tuple]) -> None:
+    def _write_staged(self, staged: list[tuple[Any, ...]]) -> None:
         if not staged:
             return
-        with connection.cursor() as cursor:
-            if self.postgres:
-                # Only the two free-text columns can hold a tab, newline or backslash.
-                buffer = io.StringIO()
-                buffer.writelines(
-                    f"{r[0]}\t{r[1]}\t{_copy_text(r[2])}\t{r[3]}\t{r[4]}\t{r[5]}\t{r[6]}\t{r[7]}\t"
-                    f"{r[8]}\t{r[9]}\t{r[10]}\t{_copy_text(r[11])}\t{_copy_text(r[12])}\t"
-                    f"{_copy_text(r[13])}\n"
+        if self.postgres:
+            # COPY's text format: tab-separated, \N for NULL; only the two free-text columns
+            # can hold a tab, newline or backslash.
+            esc, null = _COPY_ESCAPES, "\\N"
+            text = "".join(
+                [
+                    f"{r[0]}\t{r[1]}\t{r[2].translate(esc)}\t{r[3]}\t{r[4]}\t{r[5]}\t{r[6]}\t"
+                    f"{r[7]}\t{r[8]}\t{r[9]}\t{r[10]}\t{null if r[11] is None else r[11]}\t"
+                    f"{r[12].translate(esc)}\t{null if r[13] is None else r[13]}\n"
                     for r in staged
-                )
-                buffer.seek(0)
-                cursor.copy_expert(
-                    f"COPY {self.staging} ({', '.join(_LEDGER_COLUMNS)}) FROM STDIN", buffer
-                )
+                ]
+            )
+            if self.copy_stream is not None:
+                self.copy_stream.write(text)
             else:
-                placeholders = ", ".join(["%s"] * len(_LEDGER_COLUMNS))
-                cursor.executemany(
-                    f"INSERT INTO {self.staging} VALUES ({placeholders})",  # noqa: S608
-                    [
-                        (
-                            *row[:3],
-                            row[3].isoformat(),
-                            row[4].isoformat(),
-                            str(row[5]),
-                            row[6],
-                            str(row[7]),
-                            *row[8:13],
-                            None if row[13] is None else str(row[13]),
-                        )
-                        for row in staged
-                    ],
-                )
+                with connection.cursor() as cursor:
+                    cursor.copy_expert(
+                        f"COPY {self.staging} ({', '.join(_LEDGER_COLUMNS)}) FROM STDIN",
+                        io.StringIO(text),
+                    )
+            return
+        placeholders = ", ".join(["%s"] * len(_LEDGER_COLUMNS))
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                f"INSERT INTO {self.staging} VALUES ({placeholders})",  # noqa: S608
+                [
+                    (
+                        *row[:3],
+                        row[3].isoformat(),
+                        row[4].isoformat(),
+                        str(row[5]),
+                        row[6],
+                        str(row[7]),
+                        *row[8:13],
+                        None if row[13] is None else str(row[13]),
+                    )
+                    for row in staged
+                ],
+            )
 
     # Phase 2 --------------------------------------------------------------------------
 

@@ -188,3 +188,18 @@ def test_it_reads_windows_1252_files() -> None:
 
     assert spend_import.rows_imported == rows
     assert spend_import.total_base_amount == total
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_imports_the_same_outside_a_transaction_as_the_worker_does() -> None:
+    """The worker and the command run imports outside any transaction, where PostgreSQL
+    stages the rows through a second connection while the file is still being read."""
+    path = DATASETS / "leeds-council-spend-over-500" / "2011-06.csv"
+    rows, total = _expected(path, LEEDS)
+
+    first = _import(path, "Leeds ledger", LEEDS)
+    again = _import(path, "Leeds ledger", LEEDS)
+
+    assert (first.rows_imported, first.total_base_amount) == (rows, total)
+    assert (again.rows_imported, again.rows_already_imported) == (0, rows)
+    assert _ledger_total() == total
