@@ -20,6 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from analytics.exports import Table
+from analytics.scope import FILTER_YEAR_MAX, FILTER_YEAR_MIN, IDS_PER_FILTER_MAX, filter_id
 from approvals.models import ApprovalStep, Decision, StepApprover, StepState
 from procurement.errors import InvalidInput, NotAllowed
 from procurement.models import ROLES_SEEING_ALL_REQUESTS, Department, Role, User
@@ -97,6 +98,12 @@ def _month(value: str, name: str) -> dt.date | None:
         raise InvalidInput(
             f"{name} must be a month like 2026-01.", fields={name: ["Use YYYY-MM, e.g. 2026-01."]}
         ) from None
+    # Bounded: the end of a month in year 9999 is past the last date Python knows.
+    if not FILTER_YEAR_MIN <= parsed.year <= FILTER_YEAR_MAX:
+        raise InvalidInput(
+            f"{name} must be a month between {FILTER_YEAR_MIN} and {FILTER_YEAR_MAX}.",
+            fields={name: [f"Use a year from {FILTER_YEAR_MIN} to {FILTER_YEAR_MAX}."]},
+        )
     return parsed.replace(day=1)
 
 
@@ -117,12 +124,18 @@ def cycle_filters_parse(params: dict[str, list[str]]) -> CycleFilters:
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit():
+            department_id = filter_id(part)
+            if department_id is None:
                 raise InvalidInput(
                     "department must be ids (whole numbers).",
-                    fields={"department": [f"{part!r} is not an id."]},
+                    fields={"department": [f"{part[:40]!r} is not an id."]},
                 )
-            ids.add(int(part))
+            ids.add(department_id)
+    if len(ids) > IDS_PER_FILTER_MAX:
+        raise InvalidInput(
+            "department names too many ids.",
+            fields={"department": [f"At most {IDS_PER_FILTER_MAX} ids."]},
+        )
     return CycleFilters(month_from=month_from, month_to=month_to, department_ids=frozenset(ids))
 
 

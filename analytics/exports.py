@@ -21,7 +21,9 @@ from django.utils.text import slugify
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # Cells a spreadsheet would run as formulas; prefixed with ' so they stay text (CSV injection).
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+# Checked after leading spaces too: some spreadsheets trim them before reading a formula.
+# The full-width forms of = + - @ too: some spreadsheets read them as the ASCII ones.
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r", "\n", "\uff1d", "\uff0b", "\uff0d", "\uff20")
 
 Cell = str | int | float | Decimal | dt.date | None
 
@@ -36,7 +38,7 @@ class Table:
 
 
 def _text_cell(value: Cell) -> Cell:
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    if isinstance(value, str) and value.lstrip(" \u00a0").startswith(_FORMULA_START):
         # A negative number written as text is still a number, not a formula.
         try:
             Decimal(value)
@@ -48,7 +50,8 @@ def _text_cell(value: Cell) -> Cell:
 def table_csv(table: Table) -> str:
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(table.header)
+    # Headers too: a split chart's columns are named after imported categories and vendors.
+    writer.writerow([_text_cell(cell) for cell in table.header])
     for row in table.rows:
         writer.writerow(["" if cell is None else _text_cell(cell) for cell in row])
     return out.getvalue()
@@ -58,7 +61,17 @@ def tables_xlsx(tables: Sequence[Table]) -> bytes:
     """One worksheet per table, header bold and frozen, money as numbers with two decimals."""
     out = io.BytesIO()
     # constant_memory streams rows to disk as they are written: a long export stays small.
-    book = xlsxwriter.Workbook(out, {"in_memory": False, "constant_memory": True})
+    # No string is ever read as a formula, a URL or a number: cells are data from files.
+    book = xlsxwriter.Workbook(
+        out,
+        {
+            "in_memory": False,
+            "constant_memory": True,
+            "strings_to_formulas": False,
+            "strings_to_urls": False,
+            "strings_to_numbers": False,
+        },
+    )
     bold = book.add_format({"bold": True})
     money = book.add_format({"num_format": "#,##0.00"})
     date = book.add_format({"num_format": "yyyy-mm-dd"})
@@ -68,12 +81,15 @@ def tables_xlsx(tables: Sequence[Table]) -> bytes:
         sheet = book.add_worksheet(name)
         row_index = 0
         for label, value in table.notes:
-            sheet.write(row_index, 0, label, bold)
+            sheet.write_string(row_index, 0, str(label), bold)
             _write(sheet, row_index, 1, value, money, date)
             row_index += 1
         if table.notes:
             row_index += 1
-        sheet.write_row(row_index, 0, list(table.header), bold)
+        for column, title in enumerate(table.header):
+            # write_string, like every text cell: a header named after an imported category
+            # or vendor must not become a formula.
+            sheet.write_string(row_index, column, str(title), bold)
         sheet.freeze_panes(row_index + 1, 0)
         for row in table.rows:
             row_index += 1

@@ -35,6 +35,7 @@ from analytics.services import (
     spend_source_get_or_create,
 )
 from procurement.errors import ApplicationError
+from procurement.files import files_removed_on_error
 
 if TYPE_CHECKING:
     from django import forms
@@ -107,13 +108,15 @@ def spend_import_new_page(request: HttpRequest) -> HttpResponse:
         return render(request, "analytics/imports/new.html", {"form": form}, status=400)
     data = form.cleaned_data
     try:
-        with transaction.atomic():
+        # One transaction: a refused file leaves no source, no import and (below) no file.
+        with files_removed_on_error() as stored, transaction.atomic():
             source = data["source"] or spend_source_get_or_create(
                 name=data["new_source"], currency=data["currency"]
             )
             spend_import = spend_import_upload(
                 source=source, upload=data["file"], user=_user(request)
             )
+            stored.append(str(spend_import.file.name))
     except ApplicationError as error:
         if "source" in error.fields:
             error.fields["new_source"] = error.fields.pop("source")

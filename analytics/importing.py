@@ -111,6 +111,14 @@ def _norm_header(value: str) -> str:
 # --- Reading lines --------------------------------------------------------------------
 
 
+# A spend export has a few dozen columns. The mapping page offers every header in each of its
+# menus, so a header row of a million columns (or of 100 KB names) is refused, not mapped.
+HEADERS_MAX = 500
+HEADER_MAX_CHARS = 200
+# No real export has a 1 MB line; a file without line breaks must not be read whole.
+LINE_MAX_BYTES = 1_000_000
+
+
 class _TextLines:
     """The file's lines as text, decoded as UTF-8 where they are and Windows-1252 where
     not (one file mixes both), counting the bytes read for the progress bar."""
@@ -121,15 +129,22 @@ class _TextLines:
         self._first = True
 
     def __iter__(self) -> Iterator[str]:
-        for raw in self.stream:
+        while raw := self.stream.readline(LINE_MAX_BYTES + 1):
+            if len(raw) > LINE_MAX_BYTES:
+                raise InvalidInput(
+                    "A line of the file is longer than 1 MB: is it a CSV file?",
+                    fields={"file": ["A line is longer than 1 MB."]},
+                )
             self.bytes_read += len(raw)
             if self._first:
                 raw = raw.removeprefix(b"\xef\xbb\xbf")
                 self._first = False
             try:
-                yield raw.decode("utf-8")
+                text = raw.decode("utf-8")
             except UnicodeDecodeError:
-                yield raw.decode("cp1252", errors="replace")
+                text = raw.decode("cp1252", errors="replace")
+            # NUL is no character of a spend file, and PostgreSQL refuses it in text.
+            yield text.replace("\x00", "") if "\x00" in text else text
 
 
 @dataclass
@@ -194,6 +209,18 @@ def file_headers(path: Path) -> list[str]:
         raise InvalidInput(
             "The file has no header row: is it an empty file or not a CSV?",
             fields={"file": ["No header row found."]},
+        )
+    if len(rows.header) > HEADERS_MAX:
+        raise InvalidInput(
+            f"The file's header row has {len(rows.header):,} columns; at most {HEADERS_MAX} "
+            "can be mapped. Is it a spend export?",
+            fields={"file": [f"More than {HEADERS_MAX} columns."]},
+        )
+    if any(len(header) > HEADER_MAX_CHARS for header in rows.header):
+        raise InvalidInput(
+            f"A column name in the file's header row is longer than {HEADER_MAX_CHARS} "
+            "characters. Is the first row the header?",
+            fields={"file": [f"A column name is longer than {HEADER_MAX_CHARS} characters."]},
         )
     return rows.header
 

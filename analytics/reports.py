@@ -33,6 +33,7 @@ from analytics.models import (
     ReportFrequency,
     ReportSubscription,
     SpendCategory,
+    SpendCube,
     SpendDepartment,
     SpendLine,
 )
@@ -422,8 +423,19 @@ def report_subscription_choices(*, user: User, today: dt.date) -> SubscriptionCh
     )
     return SubscriptionChoices(
         departments=list(departments),
-        categories=list(SpendCategory.objects.all()),
+        categories=list(_categories_in_scope(scope)),
         payees=list(Payee.objects.filter(pk__in=list(top_payees))),
+    )
+
+
+def _categories_in_scope(scope: frozenset[int] | None) -> QuerySet[SpendCategory]:
+    """Every category for those who see all spend; for a manager, those with spend in their
+    departments (the cube holds department x category), so no other department's
+    categories are named to them."""
+    if scope is None:
+        return SpendCategory.objects.all()
+    return SpendCategory.objects.filter(
+        pk__in=SpendCube.objects.filter(department_id__in=scope).order_by().values("category_id")
     )
 
 
@@ -455,7 +467,7 @@ def report_subscription_create(
         or not SpendDepartment.objects.filter(pk=department_id).exists()
     ):
         errors["department"] = ["Choose one of your departments."]
-    if category_id and not SpendCategory.objects.filter(pk=category_id).exists():
+    if category_id and not _categories_in_scope(scope).filter(pk=category_id).exists():
         errors["category"] = ["Choose one of the categories listed."]
     if payee_id and not _payee_in_scope(payee_id, scope):
         errors["payee"] = ["Choose one of the vendors listed."]

@@ -19,6 +19,14 @@ from procurement.models import Role, User
 
 ROLES_SEEING_ALL_SPEND = frozenset({Role.PROCUREMENT, Role.FINANCE, Role.ADMIN})
 ROLES_IMPORTING_SPEND = frozenset({Role.PROCUREMENT, Role.FINANCE, Role.ADMIN})
+# Filter ids are database keys: at most this many digits (a bigint has 19), so a huge
+# number is a 400, not an integer overflow in the database.
+ID_MAX_DIGITS = 18
+# Ids per filter: a menu offers one; the API takes a handful. Bounds the SQL IN list.
+IDS_PER_FILTER_MAX = 200
+# The months a filter may name: a year outside would overflow date arithmetic.
+FILTER_YEAR_MIN = 1900
+FILTER_YEAR_MAX = 2999
 
 
 @dataclass(frozen=True)
@@ -103,7 +111,21 @@ def _month(value: str, name: str) -> dt.date | None:
         raise InvalidInput(
             f"{name} must be a month like 2026-01.", fields={name: ["Use YYYY-MM, e.g. 2026-01."]}
         ) from None
+    if not FILTER_YEAR_MIN <= parsed.year <= FILTER_YEAR_MAX:
+        raise InvalidInput(
+            f"{name} must be a month between {FILTER_YEAR_MIN} and {FILTER_YEAR_MAX}.",
+            fields={name: [f"Use a year from {FILTER_YEAR_MIN} to {FILTER_YEAR_MAX}."]},
+        )
     return parsed.replace(day=1)
+
+
+def filter_id(part: str) -> int | None:
+    """`part` as a database id: ASCII digits only ("²" is a digit to str.isdigit, not to
+    int()), and short enough for a bigint. None for anything else."""
+    part = part.strip()
+    if not part or len(part) > ID_MAX_DIGITS or not (part.isascii() and part.isdigit()):
+        return None
+    return int(part)
 
 
 def _ids(values: list[str], name: str) -> frozenset[int]:
@@ -113,12 +135,18 @@ def _ids(values: list[str], name: str) -> frozenset[int]:
             part = part.strip()
             if not part:
                 continue
-            if not part.isdigit():
+            value_id = filter_id(part)
+            if value_id is None:
                 raise InvalidInput(
                     f"{name} must be ids (whole numbers).",
-                    fields={name: [f"{part!r} is not an id."]},
+                    fields={name: [f"{part[:40]!r} is not an id."]},
                 )
-            ids.add(int(part))
+            ids.add(value_id)
+    if len(ids) > IDS_PER_FILTER_MAX:
+        raise InvalidInput(
+            f"{name} names too many ids.",
+            fields={name: [f"At most {IDS_PER_FILTER_MAX} ids."]},
+        )
     return frozenset(ids)
 
 

@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.uploadedfile import UploadedFile
 from django.db import DEFAULT_DB_ALIAS, connection, connections, transaction
 from django.db.models import Sum
@@ -66,6 +67,9 @@ logger = logging.getLogger(__name__)
 
 # Rows parsed, resolved and staged per batch: bounds memory whatever the file's size.
 BATCH_ROWS = 20_000
+# Bad rows kept with their reasons; beyond this they are only counted (a file of nothing but
+# bad rows must not become millions of problem rows).
+PROBLEMS_STORED_MAX = 10_000
 _LEDGER_COLUMNS = [
     "line_number",
     "identity",
@@ -143,6 +147,10 @@ def spend_import_upload(*, source: SpendSource, upload: UploadedFile, user: User
         source=source, filename=name[:255], file_size=upload.size, created_by=user
     )
     spend_import.file.save(name, upload, save=False)
+    if Path(spend_import.file.name or "").is_absolute():
+        # Only the command line reads a file in place (spend_import_from_path).
+        spend_import.file.delete(save=False)
+        raise SuspiciousFileOperation("An uploaded file must be stored under MEDIA_ROOT.")
     try:
         file_headers(Path(spend_import.file.path))
         spend_import.save()
@@ -482,6 +490,7 @@ class _Loader:
         self._months: dict[dt.date, dt.date] = {}
         self.rows_read = 0
         self.rows_bad = 0
+        self.problems_stored = 0
         self.currency_column = (spend_import.mapping.get("columns") or {}).get(
             "currency"
         ) or "currency"
@@ -638,6 +647,8 @@ class _Loader:
             )
         self.rows_bad += len(problems)
         self._write_staged(staged)
+        problems = problems[: max(0, PROBLEMS_STORED_MAX - self.problems_stored)]
+        self.problems_stored += len(problems)
         if problems:
             ImportProblem.objects.bulk_create(
                 [

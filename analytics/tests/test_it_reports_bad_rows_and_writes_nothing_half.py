@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics import anomalies
+from analytics import anomalies, importing, services
 from analytics.importing import parse_amount, parse_date
 from analytics.models import ImportState, SpendByMonthPayee, SpendCube, SpendImport, SpendLine
 from analytics.services import (
@@ -191,3 +191,35 @@ def test_it_reads_the_date_formats_of_real_exports(text: str, expected: dt.date 
 )
 def test_it_reads_the_amount_formats_of_real_exports(text: str, expected: Decimal | None) -> None:
     assert parse_amount(text) == expected
+
+
+def test_it_counts_every_bad_row_but_keeps_reasons_for_a_bounded_number(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(services, "PROBLEMS_STORED_MAX", 2)
+    path = _file(
+        tmp_path,
+        "Date,Amount,Supplier,Currency,Ref\n"
+        "x,1,A,,1\nx,1,A,,2\nx,1,A,,3\n01/02/2026,5.00,Acme,,4\n",
+    )
+
+    spend_import = _run(path)
+
+    assert spend_import.rows_bad == 3
+    assert spend_import.problems.count() == 2
+    assert spend_import.rows_imported == 1
+
+
+def test_it_refuses_a_file_without_line_breaks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(importing, "LINE_MAX_BYTES", 100)
+    path = _file(tmp_path, "Date,Amount,Supplier\n" + "01/02/2026,5.00," + "A" * 200 + "\n")
+
+    with pytest.raises(InvalidInput, match="longer than 1 MB"):
+        spend_import_from_path(
+            source=spend_source_get_or_create(name="Ledger"),
+            path=path,
+            mapping={"columns": {"date": "Date", "amount": "Amount", "supplier": "Supplier"}},
+        )
+    assert not SpendLine.objects.exists()
