@@ -111,6 +111,12 @@ def test_it_imports_each_leeds_file_with_its_quoted_amounts_and_uk_dates(month: 
     assert imported == per_month
     assert len(per_month) == 2
 
+    again = _import(path, "Leeds ledger", LEEDS)
+
+    assert (again.rows_imported, again.rows_already_imported) == (0, rows)
+    assert SpendLine.objects.count() == rows
+    assert _ledger_total() == total
+
 
 def test_it_counts_the_rows_that_are_nothing_but_commas_as_blank() -> None:
     path = DATASETS / "leeds-council-spend-over-500" / "2011-09.csv"
