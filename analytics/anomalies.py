@@ -19,13 +19,28 @@ import datetime as dt
 import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import Count, Exists, Max, Min, OuterRef, Prefetch, Q, QuerySet, Sum
+from django.db.models import (
+    Count,
+    DecimalField,
+    Exists,
+    F,
+    Max,
+    Min,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+)
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from analytics.models import (
@@ -49,6 +64,7 @@ ROLES_DISMISSING = frozenset({Role.PROCUREMENT, Role.FINANCE})
 # Keys longer than the column are shortened to a prefix and a hash of the whole.
 _KEY_MAX = SpendAnomaly._meta.get_field("key").max_length or 200
 _CHUNK = 5000
+_AMOUNT = DecimalField(max_digits=18, decimal_places=2)
 
 LINES = SpendLine._meta.db_table
 ANOMALIES = SpendAnomaly._meta.db_table
@@ -78,16 +94,21 @@ def split_thresholds() -> list[Decimal]:
 
 # --- The scan -------------------------------------------------------------------------
 
-
-@dataclass
-class _Found:
-    """A group of lines that makes one finding, before it is written."""
-
-    kind: str
-    key: str
-    payee_id: int
-    detail: str
-    line_ids: set[int] = field(default_factory=set)
+# A chain of more payments than this, each just under one threshold and each less than the
+# window after the one before, is a recurring payment (a weekly delivery, a standing order),
+# not one purchase split to stay under the threshold: it is not reported.
+SPLIT_MAX_PAYMENTS = 10
+# Findings read from the database per round trip, once SQL has found them.
+_BATCH = 2000
+# Work tables of one scan, temporary (this connection only) and dropped at its end:
+# the lines of each group found, and the finding each group makes or joins.
+_MEMBERS = "anomaly_scan_member"  # (tag, first_id, line_id)
+_GROUPS = "anomaly_scan_group"  # (tag, first_id, anomaly_id)
+_CHANGED = "anomaly_scan_changed"  # (anomaly_id): findings a line joined
+# A group is (tag, first_id): what was found, and the smallest id among its lines.
+_TAG_DATE = 0  # same payee, date, currency and amount
+_TAG_REFERENCE = 1  # same payee, reference, currency and amount, on different dates
+_TAG_SPLIT = 2  # + the index of the threshold in split_thresholds()
 
 
 def _key(text: str) -> str:
@@ -109,294 +130,359 @@ def _date(value: object) -> dt.date:
     return dt.date.fromisoformat(str(value)[:10])
 
 
-def _days_around(column: str, days: int) -> tuple[str, str]:
-    """SQL for `column` minus and plus `days` days (a date), on PostgreSQL and SQLite."""
+def _postgres() -> bool:
+    return connection.vendor == "postgresql"
+
+
+def _date_plus(expression: str, days: int) -> str:
+    """SQL for the date `expression` plus `days` (may be negative), PostgreSQL and SQLite."""
     days = int(days)
-    if connection.vendor == "postgresql":
-        return f"({column} - {days})", f"({column} + {days})"
-    return f"date({column}, '-{days} days')", f"date({column}, '+{days} days')"
+    if _postgres():
+        return f"({expression} + {days})"
+    return f"date({expression}, '{days:+d} days')"
 
 
-def _fetch(sql: str, params: Sequence[Any]) -> list[tuple[Any, ...]]:
+def _days_between(later: str, earlier: str) -> str:
+    if _postgres():
+        return f"({later} - {earlier})"
+    return f"(julianday({later}) - julianday({earlier}))"
+
+
+def _fetch(sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return cursor.fetchall()
 
 
-def _duplicates_by_date(where: str, params: Sequence[Any]) -> list[_Found]:
-    # The new lines that have a twin (same payee, date, currency and amount) anywhere in the
-    # ledger, then every line of those groups, old ones included.
-    rows = _fetch(
-        f"""
-        WITH hit AS (
-            SELECT DISTINCT n.payee_id, n.date, n.currency, n.amount
-            FROM (SELECT id, payee_id, date, currency, amount FROM {LINES}
-                  WHERE ({where}) AND amount <> 0) n
-            WHERE EXISTS (
-                SELECT 1 FROM {LINES} o
-                WHERE o.payee_id = n.payee_id AND o.date = n.date
-                  AND o.amount = n.amount AND o.currency = n.currency AND o.id <> n.id
-            )
-        )
-        SELECT l.id, l.payee_id, l.date, l.currency, l.amount
-        FROM hit h JOIN {LINES} l
-          ON l.payee_id = h.payee_id AND l.date = h.date
-         AND l.amount = h.amount AND l.currency = h.currency
-        """,  # noqa: S608 (table names are ours; values are parameters)
-        params,
-    )
-    groups: dict[str, _Found] = {}
-    for line_id, payee_id, date, currency, amount in rows:
-        date, amount = _date(date), _decimal(amount)
-        key = _key(f"date:{payee_id}:{date.isoformat()}:{currency}:{amount}")
-        if key not in groups:
-            groups[key] = _Found(
-                kind=AnomalyKind.DUPLICATE_PAYMENT,
-                key=key,
-                payee_id=payee_id,
-                detail=f"{amount:,} {currency} paid more than once on {date:%d %b %Y}",
-            )
-        groups[key].line_ids.add(line_id)
-    return [g for g in groups.values() if len(g.line_ids) >= 2]
+def _execute(sql: str, params: Sequence[Any] = ()) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
 
 
-def _duplicates_by_reference(where: str, params: Sequence[Any]) -> list[_Found]:
-    rows = _fetch(
-        f"""
-        WITH hit AS (
-            SELECT DISTINCT n.payee_id, n.reference, n.currency, n.amount
-            FROM (SELECT id, payee_id, reference, currency, amount FROM {LINES}
-                  WHERE ({where}) AND amount <> 0 AND reference <> '') n
-            WHERE EXISTS (
-                SELECT 1 FROM {LINES} o
-                WHERE o.payee_id = n.payee_id AND o.reference = n.reference
-                  AND o.amount = n.amount AND o.currency = n.currency AND o.id <> n.id
-            )
-        )
-        SELECT l.id, l.payee_id, l.reference, l.currency, l.amount, l.date
-        FROM hit h JOIN {LINES} l
-          ON l.payee_id = h.payee_id AND l.reference = h.reference
-         AND l.amount = h.amount AND l.currency = h.currency
-        """,  # noqa: S608
-        params,
-    )
-    groups: dict[str, _Found] = {}
-    dates: dict[str, set[dt.date]] = defaultdict(set)
-    for line_id, payee_id, reference, currency, amount, date in rows:
-        amount = _decimal(amount)
-        key = _key(f"ref:{payee_id}:{currency}:{amount}:{reference}")
-        if key not in groups:
-            groups[key] = _Found(
-                kind=AnomalyKind.DUPLICATE_PAYMENT,
-                key=key,
-                payee_id=payee_id,
-                detail=f"{amount:,} {currency} paid more than once under reference {reference}"[
-                    :300
-                ],
-            )
-        groups[key].line_ids.add(line_id)
-        dates[key].add(_date(date))
-    # Lines that share the reference and the date are already a same-date finding.
-    return [g for g in groups.values() if len(g.line_ids) >= 2 and len(dates[g.key]) >= 2]
-
-
-def _split_candidates(
-    where: str, params: Sequence[Any], *, threshold: Decimal, low: Decimal, window: int
-) -> list[tuple[Any, ...]]:
-    """Pairs (new line, any line) of one payee within the window, both in [low, threshold)."""
-    start, end = _days_around("n.date", window - 1)
-    return _fetch(
-        f"""
-        SELECT n.id, n.payee_id, n.date, n.base_amount, o.id, o.date, o.base_amount
-        FROM (SELECT id, payee_id, date, base_amount FROM {LINES}
-              WHERE ({where}) AND base_amount >= %s AND base_amount < %s) n
-        JOIN {LINES} o
-          ON o.payee_id = n.payee_id AND o.date BETWEEN {start} AND {end} AND o.id <> n.id
-        WHERE o.base_amount >= %s AND o.base_amount < %s
-        """,  # noqa: S608
-        [*params, low, threshold, low, threshold],
-    )
-
-
-def _split_purchases(where: str, params: Sequence[Any]) -> list[_Found]:
-    window = split_window_days()
-    band = Decimal(split_band_percent()) / 100
-    base = getattr(settings, "BASE_CURRENCY", "")
-    found: list[_Found] = []
-    for threshold in split_thresholds():
-        low = (threshold * (1 - band)).quantize(CENT)
-        pairs = _split_candidates(where, params, threshold=threshold, low=low, window=window)
-        if not pairs:
-            continue
-        # Payments chained by "within the window of each other" make one finding.
-        amounts: dict[int, Decimal] = {}
-        payees: dict[int, int] = {}
-        for a, payee_id, _a_date, a_amount, b, _b_date, b_amount in pairs:
-            amounts[a], amounts[b] = _decimal(a_amount), _decimal(b_amount)
-            payees[a] = payees[b] = payee_id
-        components = _connected([(a, b) for a, _, _, _, b, _, _ in pairs])
-        existing = _split_anomalies_of(set(amounts), threshold=threshold)
-        for line_ids in components:
-            if len(line_ids) < 2 or sum(amounts[i] for i in line_ids) < threshold:
-                continue
-            payee_id = payees[next(iter(line_ids))]
-            key = _split_key_for(line_ids, existing, payee_id=payee_id, threshold=threshold)
-            found.append(
-                _Found(
-                    kind=AnomalyKind.SPLIT_PURCHASE,
-                    key=key,
-                    payee_id=payee_id,
-                    detail=f"Payments just under {threshold:,} {base} within {window} days",
-                    line_ids=line_ids,
-                )
-            )
-    return found
-
-
-def _connected(pairs: Iterable[tuple[int, int]]) -> list[set[int]]:
-    """The groups of ids that `pairs` link together, directly or through others."""
-    parent: dict[int, int] = {}
-
-    def root(x: int) -> int:
-        while parent.setdefault(x, x) != x:
-            parent[x] = parent[parent[x]]
-            x = parent[x]
-        return x
-
-    for a, b in pairs:
-        parent[root(a)] = root(b)
-    groups: dict[int, set[int]] = defaultdict(set)
-    for x in list(parent):
-        groups[root(x)].add(x)
-    return list(groups.values())
-
-
-@dataclass
-class _Existing:
-    key: str
-    dismissed: bool
-    line_ids: set[int]
-
-
-def _split_anomalies_of(line_ids: set[int], *, threshold: Decimal) -> dict[int, list[_Existing]]:
-    """The split findings for `threshold` that already hold any of `line_ids`, by line id."""
-    links = SpendAnomaly.lines.through.objects
-    by_id: dict[int, _Existing] = {}
-    for chunk in _chunks(sorted(line_ids)):
-        rows = links.filter(
-            spendline_id__in=chunk,
-            spendanomaly__kind=AnomalyKind.SPLIT_PURCHASE,
-            spendanomaly__key__contains=f":{threshold}:",
-        ).values_list("spendanomaly_id", "spendanomaly__key", "spendanomaly__dismissed_at")
-        for anomaly_id, key, dismissed_at in rows:
-            by_id.setdefault(anomaly_id, _Existing(key, dismissed_at is not None, set()))
-    if by_id:
-        for anomaly_id, line_id in links.filter(spendanomaly_id__in=list(by_id)).values_list(
-            "spendanomaly_id", "spendline_id"
-        ):
-            by_id[anomaly_id].line_ids.add(line_id)
-    by_line: dict[int, list[_Existing]] = defaultdict(list)
-    for anomaly in by_id.values():
-        for line_id in anomaly.line_ids:
-            by_line[line_id].append(anomaly)
-    return by_line
-
-
-def _split_key_for(
-    line_ids: set[int],
-    existing: dict[int, list[_Existing]],
-    *,
-    payee_id: int,
-    threshold: Decimal,
-) -> str:
-    """Lines join the finding they touch (an open one first); otherwise they start one,
-    named after its first line, so scanning them again finds the same key.
-    `existing` maps a line id to the findings that hold it."""
-    touching = {e.key: e for line_id in line_ids for e in existing.get(line_id, [])}
-    if touching:
-        return min(touching.values(), key=lambda e: (e.dismissed, e.key)).key
-    return _key(f"{payee_id}:{threshold}:{min(line_ids)}")
-
-
-def _chunks(values: Sequence[int], size: int = _CHUNK) -> Iterator[Sequence[int]]:
+def _chunks(values: Sequence[Any], size: int = _CHUNK) -> Iterator[Sequence[Any]]:
     for start in range(0, len(values), size):
         yield values[start : start + size]
 
 
-def _record(found: list[_Found]) -> int:
-    """Write the findings: create the missing ones, link their lines, reopen a dismissed
-    finding a new line joined, and refresh the dates and amounts. Returns how many were new."""
-    if not found:
-        return 0
-    by_key: dict[tuple[str, str], _Found] = {}
-    for group in found:
-        known = by_key.get((group.kind, group.key))
-        if known:
-            known.line_ids |= group.line_ids
-        else:
-            by_key[(group.kind, group.key)] = group
-    ids: dict[tuple[str, str], int] = {}
-    for kind in {kind for kind, _ in by_key}:
-        keys = sorted(key for k, key in by_key if k == kind)
-        for chunk in _chunks(keys):  # type: ignore[arg-type]
-            ids.update(
-                ((kind, key), pk)
-                for key, pk in SpendAnomaly.objects.filter(kind=kind, key__in=chunk).values_list(
-                    "key", "pk"
-                )
-            )
-    today = timezone.localdate()
-    new = [
-        SpendAnomaly(
-            kind=group.kind,
-            key=group.key,
-            payee_id=group.payee_id,
-            first_date=today,
-            last_date=today,
-            amount=0,
-            detail=group.detail[:300],
+def _work_tables_create() -> None:
+    _work_tables_drop()
+    _execute(
+        f"CREATE TEMPORARY TABLE {_MEMBERS} "
+        "(tag integer NOT NULL, first_id bigint NOT NULL, line_id bigint NOT NULL)"
+    )
+    _execute(
+        f"CREATE TEMPORARY TABLE {_GROUPS} (tag integer NOT NULL, first_id bigint NOT NULL, "
+        "anomaly_id bigint NOT NULL, PRIMARY KEY (tag, first_id))"
+    )
+
+
+def _work_tables_drop() -> None:
+    for table in (_MEMBERS, _GROUPS, _CHANGED):
+        _execute(f"DROP TABLE IF EXISTS {table}")
+
+
+# Big enough an import to read the ledger whole rather than look up each new line's
+# neighbours through the (payee, date) index.
+_MANY_LINES = 20_000
+# Memory for the scan's hash tables (per operation, PostgreSQL only, this transaction).
+_WORK_MEM = "128MB"
+
+
+def _prepare(where: str, params: Sequence[Any]) -> bool:
+    """Whether the new lines are many. The lines were inserted by this transaction, so the
+    planner's statistics know nothing of them and would guess "a few rows": right for a
+    small import, ruinous for a big one (an index probe per line instead of one hash join).
+    For many, refresh them (ANALYZE samples a fixed number of rows: a fraction of a second)
+    and give the hash tables room, so they do not spill to disk."""
+    [(count,)] = _fetch(
+        f"SELECT COUNT(*) FROM (SELECT 1 FROM {LINES} WHERE ({where}) LIMIT {_MANY_LINES}) n",  # noqa: S608
+        params,
+    )
+    many = count >= _MANY_LINES
+    if many and _postgres():
+        _execute(f"ANALYZE {LINES}")
+        _execute("SELECT set_config('work_mem', %s, true)", [_WORK_MEM])
+        # Compiling these statements costs more than it saves.
+        _execute("SELECT set_config('jit', 'off', true)")
+    return many
+
+
+def _find_duplicates(where: str, params: Sequence[Any], *, tag: int, many: bool) -> None:
+    """Every group of the ledger's lines with the same payee, currency, amount and date (or
+    reference, on two dates or more) that holds one of the new lines and more than one line.
+
+    Set-based: for a few new lines, a GROUP BY over the ledger's lines sharing their keys
+    (through the (payee, date) index); for many, one GROUP BY over the ledger, keeping the
+    groups that hold a new line. Then the lines of the groups found."""
+    by = "date" if tag == _TAG_DATE else "reference"
+    columns = ("payee_id", by, "currency", "amount")
+    on = " AND ".join(f"l.{c} = k.{c}" for c in columns)
+    having = "COUNT(*) > 1" if tag == _TAG_DATE else "COUNT(*) > 1 AND MIN(l.date) < MAX(l.date)"
+    extra = "" if tag == _TAG_DATE else "AND reference <> ''"
+    if many:
+        groups = f"""
+            SELECT l.payee_id, l.{by}, l.currency, l.amount, MIN(l.id) AS first_id
+            FROM {LINES} l WHERE amount <> 0 {extra}
+            GROUP BY l.payee_id, l.{by}, l.currency, l.amount
+            HAVING {having} AND MAX(CASE WHEN ({where}) THEN 1 ELSE 0 END) = 1
+        """  # noqa: S608
+    else:
+        groups = f"""
+            SELECT l.payee_id, l.{by}, l.currency, l.amount, MIN(l.id) AS first_id
+            FROM (SELECT DISTINCT {", ".join(columns)} FROM {LINES}
+                  WHERE ({where}) AND amount <> 0 {extra}) k
+            JOIN {LINES} l ON {on}
+            GROUP BY l.payee_id, l.{by}, l.currency, l.amount
+            HAVING {having}
+        """  # noqa: S608
+    reference = tag == _TAG_REFERENCE and _postgres()
+    if reference:
+        # No index leads with the reference: a nested loop would read each payee's lines
+        # through the (payee, date) index once per group (seconds when the planner, blind
+        # to lines this transaction inserted, guesses a few). One hash join over the
+        # ledger costs a fraction of a second at a million lines.
+        _execute("SET LOCAL enable_nestloop = off")
+    _execute(
+        f"INSERT INTO {_MEMBERS} (tag, first_id, line_id) "  # noqa: S608
+        f"SELECT {tag}, k.first_id, l.id FROM ({groups}) k JOIN {LINES} l ON {on}",
+        params,
+    )
+    if reference:
+        _execute("SET LOCAL enable_nestloop = on")
+
+
+def _find_splits(
+    where: str, params: Sequence[Any], thresholds: Sequence[Decimal], *, many: bool
+) -> None:
+    """Chains of payments to one payee, each within the band under a threshold and each less
+    than the window after the one before, that hold a new line, have 2 to
+    SPLIT_MAX_PAYMENTS payments and add up to the threshold or more.
+
+    All in SQL: the lines in band, ordered by date per payee and threshold; a chain starts
+    where the gap to the previous payment is the window or more; its number is the running
+    count of starts. For a few new lines, only the lines of their payees within
+    SPLIT_MAX_PAYMENTS windows of each new line's date are read (through the (payee, date)
+    index): a chain short enough to report lies within that, and one cut off at its edge has
+    more payments than that anyway (a cut chain spans more than SPLIT_MAX_PAYMENTS - 1 gaps
+    of less than a window). For many, the ledger's lines in band are read in one pass."""
+    window = split_window_days()
+    band = Decimal(split_band_percent()) / 100
+    reach = SPLIT_MAX_PAYMENTS * max(window - 1, 0)
+    values = ", ".join(["(%s, CAST(%s AS NUMERIC), CAST(%s AS NUMERIC))"] * len(thresholds))
+    bands: list[Any] = []
+    for index, threshold in enumerate(thresholds):
+        bands += [_TAG_SPLIT + index, threshold, (threshold * (1 - band)).quantize(CENT)]
+    gap = _days_between("l.date", "LAG(l.date) OVER w")
+    new = f"CASE WHEN ({where}) THEN 1 ELSE 0 END"
+    lines = f"(SELECT id, payee_id, date, base_amount, {new} AS is_new FROM {LINES}) l"  # noqa: S608
+    if many:
+        # Most payees and dates are touched: one pass over the ledger's lines in band.
+        in_band = f"{lines} JOIN band u ON l.base_amount >= u.low AND l.base_amount < u.threshold"
+        touched = ""
+        touched_params: list[Any] = []
+    else:
+        # The new lines' dates in band, merged into islands where their reaches overlap.
+        touched = f"""touched_dates AS (
+            SELECT DISTINCT b.tag, b.threshold, b.low, n.payee_id, n.date
+            FROM (SELECT payee_id, date, base_amount FROM {LINES} WHERE ({where})) n
+            JOIN band b ON n.base_amount >= b.low AND n.base_amount < b.threshold
+        ),
+        island_starts AS (
+            SELECT tag, threshold, low, payee_id, date,
+                   CASE WHEN {_days_between("date", "LAG(date) OVER p")} <= {2 * reach}
+                        THEN 0 ELSE 1 END AS starts
+            FROM touched_dates
+            WINDOW p AS (PARTITION BY tag, payee_id ORDER BY date)
+        ),
+        islands AS (
+            SELECT tag, threshold, low, payee_id, date,
+                   SUM(starts) OVER (PARTITION BY tag, payee_id ORDER BY date
+                                     ROWS UNBOUNDED PRECEDING) AS island
+            FROM island_starts
+        ),
+        touched AS (
+            SELECT tag, threshold, low, payee_id,
+                   {_date_plus("MIN(date)", -reach)} AS first_day,
+                   {_date_plus("MAX(date)", reach)} AS last_day
+            FROM islands
+            GROUP BY tag, threshold, low, payee_id, island
+        ),"""  # noqa: S608
+        in_band = (
+            f"touched u JOIN {lines} ON l.payee_id = u.payee_id "
+            "AND l.date >= u.first_day AND l.date <= u.last_day "
+            "AND l.base_amount >= u.low AND l.base_amount < u.threshold"
         )
-        for k, group in by_key.items()
-        if k not in ids
-    ]
-    SpendAnomaly.objects.bulk_create(new, batch_size=1000, ignore_conflicts=True)
-    created_keys = {(a.kind, a.key) for a in new}
-    for kind in {kind for kind, _ in created_keys}:
-        keys = sorted(key for k, key in created_keys if k == kind)
-        for chunk in _chunks(keys):  # type: ignore[arg-type]
+        touched_params = list(params)
+    _execute(
+        f"""
+        WITH band (tag, threshold, low) AS (VALUES {values}),
+        {touched}
+        banded AS (
+            SELECT u.tag, u.threshold, l.payee_id, l.id, l.date, l.base_amount, l.is_new,
+                   CASE WHEN {gap} < {window} THEN 0 ELSE 1 END AS starts
+            FROM {in_band}
+            WINDOW w AS (PARTITION BY u.tag, l.payee_id ORDER BY l.date, l.id)
+        ),
+        chained AS (
+            SELECT tag, threshold, payee_id, id, base_amount, is_new,
+                   SUM(starts) OVER (PARTITION BY tag, payee_id ORDER BY date, id
+                                     ROWS UNBOUNDED PRECEDING) AS chain
+            FROM banded
+        ),
+        measured AS (
+            SELECT tag, threshold, id, MIN(id) OVER c AS first_id, COUNT(*) OVER c AS payments,
+                   SUM(base_amount) OVER c AS total, MAX(is_new) OVER c AS has_new
+            FROM chained
+            WINDOW c AS (PARTITION BY tag, payee_id, chain)
+        )
+        INSERT INTO {_MEMBERS} (tag, first_id, line_id)
+        SELECT tag, first_id, id FROM measured
+        WHERE payments >= 2 AND payments <= {int(SPLIT_MAX_PAYMENTS)}
+          AND total >= threshold AND has_new = 1
+        """,  # noqa: S608
+        [*bands, *touched_params, *params],
+    )
+
+
+@dataclass
+class _Group:
+    tag: int
+    first_id: int
+    kind: str
+    key: str
+    payee_id: int
+    detail: str
+
+
+def _groups_batches() -> Iterator[list[_Group]]:
+    """The groups found, _BATCH at a time (keyset pages over the work table), described
+    from their first line."""
+    thresholds = split_thresholds()
+    window = split_window_days()
+    base = getattr(settings, "BASE_CURRENCY", "")
+    tags = [_TAG_DATE, _TAG_REFERENCE, *range(_TAG_SPLIT, _TAG_SPLIT + len(thresholds))]
+    tag, after = tags.pop(0), 0
+    while True:
+        rows = _fetch(
+            f"""
+            SELECT s.tag, s.first_id, l.payee_id, l.date, l.currency, l.amount, l.reference
+            FROM {_MEMBERS} s JOIN {LINES} l ON l.id = s.first_id
+            WHERE s.tag = %s AND s.first_id > %s AND s.line_id = s.first_id
+            ORDER BY s.first_id
+            LIMIT {_BATCH}
+            """,  # noqa: S608
+            [tag, after],
+        )
+        if not rows:
+            if not tags:
+                return
+            tag, after = tags.pop(0), 0
+            continue
+        batch = []
+        for tag, first_id, payee_id, date, currency, amount, reference in rows:
+            date, amount = _date(date), _decimal(amount)
+            if tag == _TAG_DATE:
+                kind = AnomalyKind.DUPLICATE_PAYMENT
+                key = f"date:{payee_id}:{date.isoformat()}:{currency}:{amount}"
+                detail = f"{amount:,} {currency} paid more than once on {date:%d %b %Y}"
+            elif tag == _TAG_REFERENCE:
+                kind = AnomalyKind.DUPLICATE_PAYMENT
+                key = f"ref:{payee_id}:{currency}:{amount}:{reference}"
+                detail = f"{amount:,} {currency} paid more than once under reference {reference}"
+            else:
+                threshold = thresholds[tag - _TAG_SPLIT]
+                kind = AnomalyKind.SPLIT_PURCHASE
+                key = f"{payee_id}:{threshold}:{first_id}"
+                detail = f"Payments just under {threshold:,} {base} within {window} days"
+            batch.append(_Group(tag, first_id, kind, _key(key), payee_id, detail[:300]))
+        _join_existing_splits(batch, thresholds)
+        yield batch
+        after = rows[-1][1]
+
+
+def _join_existing_splits(batch: list[_Group], thresholds: Sequence[Decimal]) -> None:
+    """A chain that holds a line of a split finding (of the same threshold) joins that
+    finding, an open one first, rather than starting another one."""
+    splits = [g for g in batch if g.tag >= _TAG_SPLIT]
+    if not splits:
+        return
+    first, last = splits[0], splits[-1]
+    rows = _fetch(
+        f"""
+        SELECT DISTINCT s.tag, s.first_id, a.key, a.dismissed_at
+        FROM {_MEMBERS} s
+        JOIN {LINKS} t ON t.spendline_id = s.line_id
+        JOIN {ANOMALIES} a ON a.id = t.spendanomaly_id
+        WHERE a.kind = %s AND s.tag = %s AND s.first_id >= %s AND s.first_id <= %s
+        """,  # noqa: S608
+        [AnomalyKind.SPLIT_PURCHASE, first.tag, first.first_id, last.first_id],
+    )
+    touching: dict[tuple[int, int], list[tuple[bool, str]]] = defaultdict(list)
+    for tag, first_id, key, dismissed_at in rows:
+        parts = key.split(":")
+        if len(parts) == 3 and parts[1] == str(thresholds[tag - _TAG_SPLIT]):
+            touching[(tag, first_id)].append((dismissed_at is not None, key))
+    for group in splits:
+        found = touching.get((group.tag, group.first_id))
+        if found:
+            group.key = min(found)[1]
+
+
+def _record(batch: list[_Group]) -> int:
+    """Find or create the finding of each group, and note which one in the work table.
+    Returns how many findings are new."""
+    ids: dict[tuple[str, str], int] = {}
+
+    def look_up(pairs: set[tuple[str, str]]) -> None:
+        for kind in {kind for kind, _ in pairs}:
+            keys = sorted(key for k, key in pairs if k == kind)
             ids.update(
                 ((kind, key), pk)
-                for key, pk in SpendAnomaly.objects.filter(kind=kind, key__in=chunk).values_list(
+                for key, pk in SpendAnomaly.objects.filter(kind=kind, key__in=keys).values_list(
                     "key", "pk"
                 )
             )
 
-    links = SpendAnomaly.lines.through
-    wanted = {(ids[k], line_id) for k, group in by_key.items() for line_id in group.line_ids}
-    have: set[tuple[int, int]] = set()
-    for chunk in _chunks(sorted(set(ids.values()))):
-        have.update(
-            links.objects.filter(spendanomaly_id__in=chunk).values_list(
-                "spendanomaly_id", "spendline_id"
+    wanted = {(g.kind, g.key) for g in batch}
+    look_up(wanted)
+    today = timezone.localdate()
+    new: dict[tuple[str, str], SpendAnomaly] = {}
+    for g in batch:
+        if (g.kind, g.key) not in ids and (g.kind, g.key) not in new:
+            new[(g.kind, g.key)] = SpendAnomaly(
+                kind=g.kind,
+                key=g.key,
+                payee_id=g.payee_id,
+                first_date=today,
+                last_date=today,
+                amount=0,
+                detail=g.detail,
             )
+    if new:
+        SpendAnomaly.objects.bulk_create(list(new.values()), batch_size=1000, ignore_conflicts=True)
+        look_up(set(new))
+    rows = [(g.tag, g.first_id, ids[(g.kind, g.key)]) for g in batch]
+    for chunk in _chunks(rows, 1000):
+        _execute(
+            f"INSERT INTO {_GROUPS} (tag, first_id, anomaly_id) VALUES "  # noqa: S608
+            + ", ".join(["(%s, %s, %s)"] * len(chunk)),
+            [value for row in chunk for value in row],
         )
-    missing = wanted - have
-    # Plain multi-row INSERTs: tens of thousands of links on a big import, and model
-    # instances for each would cost more than the database work.
-    ordered = sorted(missing)
-    with connection.cursor() as cursor:
-        for start in range(0, len(ordered), 1000):
-            batch = ordered[start : start + 1000]
-            cursor.execute(
-                f"INSERT INTO {LINKS} (spendanomaly_id, spendline_id) VALUES "  # noqa: S608
-                + ", ".join(["(%s, %s)"] * len(batch))
-                + " ON CONFLICT DO NOTHING",
-                [value for pair in batch for value in pair],
-            )
-    changed = sorted({a for a, _ in missing})
-    _reopen(changed)
-    _refresh(changed)
     return len(new)
+
+
+def _link() -> None:
+    """Link every group's lines to its finding, and note the findings a line joined."""
+    unlinked = (
+        f"FROM {_MEMBERS} s JOIN {_GROUPS} g ON g.tag = s.tag AND g.first_id = s.first_id "  # noqa: S608
+        f"WHERE NOT EXISTS (SELECT 1 FROM {LINKS} t "
+        "WHERE t.spendanomaly_id = g.anomaly_id AND t.spendline_id = s.line_id)"
+    )
+    _execute(f"CREATE TEMPORARY TABLE {_CHANGED} AS SELECT DISTINCT g.anomaly_id {unlinked}")
+    _execute(
+        f"INSERT INTO {LINKS} (spendanomaly_id, spendline_id) "
+        f"SELECT DISTINCT g.anomaly_id, s.line_id {unlinked} ON CONFLICT DO NOTHING"
+    )
 
 
 def _reopen(anomaly_ids: Sequence[int]) -> None:
@@ -414,22 +500,24 @@ def _reopen(anomaly_ids: Sequence[int]) -> None:
             anomaly.save(update_fields=["dismissed_at", "dismissed_by", "dismissed_reason"])
 
 
+def _refresh_where(selected: str, params: Sequence[Any] = ()) -> None:
+    """Dates and amount of each finding whose id `selected` (SQL) returns, from its lines
+    (UPDATE ... FROM: PostgreSQL, and SQLite since 3.33)."""
+    _execute(
+        f"UPDATE {ANOMALIES} SET amount = agg.total, "  # noqa: S608
+        "first_date = agg.first_date, last_date = agg.last_date "
+        "FROM (SELECT t.spendanomaly_id AS anomaly_id, SUM(l.base_amount) AS total, "
+        "MIN(l.date) AS first_date, MAX(l.date) AS last_date "
+        f"FROM {LINKS} t JOIN {LINES} l ON l.id = t.spendline_id "
+        f"WHERE t.spendanomaly_id IN ({selected}) GROUP BY t.spendanomaly_id) agg "
+        f"WHERE {ANOMALIES}.id = agg.anomaly_id",
+        params,
+    )
+
+
 def _refresh(anomaly_ids: Sequence[int]) -> None:
-    """Dates and amount of each finding from its lines (UPDATE ... FROM: PostgreSQL, and
-    SQLite since 3.33)."""
     for chunk in _chunks(anomaly_ids):
-        placeholders = ", ".join(["%s"] * len(chunk))
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"UPDATE {ANOMALIES} SET amount = agg.total, "  # noqa: S608
-                "first_date = agg.first_date, last_date = agg.last_date "
-                "FROM (SELECT t.spendanomaly_id AS anomaly_id, SUM(l.base_amount) AS total, "
-                "MIN(l.date) AS first_date, MAX(l.date) AS last_date "
-                f"FROM {LINKS} t JOIN {LINES} l ON l.id = t.spendline_id "
-                f"WHERE t.spendanomaly_id IN ({placeholders}) GROUP BY t.spendanomaly_id) agg "
-                f"WHERE {ANOMALIES}.id = agg.anomaly_id",
-                list(chunk),
-            )
+        _refresh_where(", ".join(["%s"] * len(chunk)), list(chunk))
 
 
 def anomalies_scan_lines(*, where: str, params: Sequence[Any] = ()) -> int:
@@ -438,12 +526,36 @@ def anomalies_scan_lines(*, where: str, params: Sequence[Any] = ()) -> int:
 
     Call it in the transaction that inserted those lines, after inserting them. Idempotent:
     scanning the same lines again records nothing. Returns how many findings are new.
+
+    The database finds the groups (a few set-based statements into a temporary work
+    table); Python reads one row per group, _BATCH at a time, to name and create the
+    findings; the links, reopening and amounts are set-based again. Memory does not grow
+    with the number of lines.
     """
     with transaction.atomic():
-        found = _duplicates_by_date(where, params)
-        found += _duplicates_by_reference(where, params)
-        found += _split_purchases(where, params)
-        return _record(found)
+        many = _prepare(where, params)
+        _work_tables_create()
+        _find_duplicates(where, params, tag=_TAG_DATE, many=many)
+        _find_duplicates(where, params, tag=_TAG_REFERENCE, many=many)
+        thresholds = split_thresholds()
+        if thresholds:
+            _find_splits(where, params, thresholds, many=many)
+        _execute(f"CREATE INDEX {_MEMBERS}_group ON {_MEMBERS} (tag, first_id, line_id)")
+        if _postgres():
+            _execute(f"ANALYZE {_MEMBERS}")
+        new = sum(_record(batch) for batch in _groups_batches())
+        _link()
+        if _postgres():
+            _execute(f"ANALYZE {_CHANGED}")
+        changed = f"SELECT anomaly_id FROM {_CHANGED}"  # noqa: S608
+        dismissed = _fetch(
+            f"SELECT id FROM {ANOMALIES} "  # noqa: S608
+            f"WHERE dismissed_at IS NOT NULL AND id IN ({changed})"
+        )
+        _reopen([row[0] for row in dismissed])
+        _refresh_where(changed)
+        _work_tables_drop()
+        return new
 
 
 def anomalies_forget_lines(*, where: str, params: Sequence[Any] = ()) -> None:
@@ -518,28 +630,141 @@ class AnomalyStatus:
     CHOICES = [(OPEN, "Open"), (DISMISSED, "Dismissed"), (ALL, "All")]
 
 
-def anomaly_list(
-    *, filters: SpendFilters, kind: str, status: str = AnomalyStatus.OPEN
-) -> QuerySet[SpendAnomaly]:
-    """Findings of `kind` with at least one line within `filters` (scope included), with
-    the lines the user may see prefetched, newest first."""
-    links = SpendAnomaly.lines.through.objects.filter(spendanomaly_id=OuterRef("pk")).filter(
-        filters.q("spendline__")
-    )
-    anomalies = SpendAnomaly.objects.filter(kind=kind).filter(Exists(links))
+def _last_day(month: dt.date) -> dt.date:
+    return (month.replace(day=28) + dt.timedelta(days=4)).replace(day=1) - dt.timedelta(days=1)
+
+
+def _findings(*, filters: SpendFilters, status: str = AnomalyStatus.ALL) -> QuerySet[SpendAnomaly]:
+    """Findings with at least one line within `filters` (scope included), any kind.
+
+    A finding's first and last dates are those of its first and last lines, so the period
+    is mostly answered from the finding's own row: only a finding that starts before the
+    period and ends after it is looked into line by line. Department, category, payee and
+    scope filters need the lines (through the link table, by primary key)."""
+    anomalies = SpendAnomaly.objects.all()
     if status == AnomalyStatus.OPEN:
         anomalies = anomalies.filter(dismissed_at__isnull=True)
     elif status == AnomalyStatus.DISMISSED:
         anomalies = anomalies.filter(dismissed_at__isnull=False)
+    start = filters.month_from
+    end = _last_day(filters.month_to) if filters.month_to else None
+    if start:
+        anomalies = anomalies.filter(last_date__gte=start)
+    if end:
+        anomalies = anomalies.filter(first_date__lte=end)
+    lines_within = SpendAnomaly.lines.through.objects.filter(spendanomaly_id=OuterRef("pk")).filter(
+        filters.q("spendline__")
+    )
+    if filters.dimensions:
+        return anomalies.filter(Exists(lines_within))
+    if start and end:
+        # Self-contained (not correlated with the outer row), so the planner neither hashes
+        # every line of the period nor, costing that, compiles the query (JIT).
+        spanning = SpendAnomaly.objects.filter(first_date__lt=start, last_date__gt=end).filter(
+            Exists(lines_within)
+        )
+        anomalies = anomalies.filter(
+            Q(first_date__gte=start) | Q(last_date__lte=end) | Q(pk__in=spanning.values("pk"))
+        )
+    return anomalies
+
+
+def anomaly_list(
+    *, filters: SpendFilters, kind: str, status: str = AnomalyStatus.OPEN
+) -> QuerySet[SpendAnomaly]:
+    """Findings of `kind` with at least one line within `filters` (scope included), with
+    the lines the user may see prefetched, newest first. Lazy: page it (the lines are
+    loaded for the page shown only, when it is evaluated)."""
+    anomalies = _findings(filters=filters, status=status).filter(kind=kind)
     in_scope = SpendFilters(scope_department_ids=filters.scope_department_ids).q()
     visible_lines = (
         SpendLine.objects.filter(in_scope)
         .select_related("source", "department", "category")
         .order_by("date", "id")
     )
+    if filters.scope_department_ids is None:
+        anomalies = anomalies.annotate(visible_amount=F("amount"))
+    else:
+        # A finding may span departments: a manager sees the sum of the lines in their
+        # scope, never the finding's total, which would tell another department's spend.
+        visible_total = (
+            SpendLine.objects.filter(in_scope, anomalies=OuterRef("pk"))
+            .order_by()
+            .values("anomalies")
+            .annotate(total=Sum("base_amount"))
+            .values("total")
+        )
+        anomalies = anomalies.annotate(
+            visible_amount=Coalesce(
+                Subquery(visible_total, output_field=_AMOUNT),
+                Value(Decimal("0.00")),
+                output_field=_AMOUNT,
+            )
+        )
     return anomalies.select_related("payee", "payee__vendor", "dismissed_by").prefetch_related(
         Prefetch("lines", queryset=visible_lines, to_attr="visible_lines")
     )
+
+
+@dataclass
+class AnomalySummary:
+    """How many findings of one kind there are within some filters, and their amounts
+    (the sum of their lines in the base currency; a manager's, of the lines in scope)."""
+
+    kind: str
+    label: str
+    open: int = 0
+    dismissed: int = 0
+    open_amount: Decimal = Decimal("0.00")
+    dismissed_amount: Decimal = Decimal("0.00")
+
+    @property
+    def count(self) -> int:
+        return self.open + self.dismissed
+
+    @property
+    def amount(self) -> Decimal:
+        return self.open_amount + self.dismissed_amount
+
+
+def anomaly_summary(filters: SpendFilters) -> dict[str, AnomalySummary]:
+    """Counts and amounts of the findings within `filters`, open and dismissed, per kind
+    (every kind present): one query, two within a manager's scope."""
+    summary = {kind: AnomalySummary(kind=kind, label=label) for kind, label in AnomalyKind.choices}
+    findings = _findings(filters=filters).order_by()
+    is_open = Q(dismissed_at__isnull=True)
+    rows = findings.values("kind").annotate(
+        open=Count("id", filter=is_open),
+        dismissed=Count("id", filter=~is_open),
+        open_amount=Sum("amount", filter=is_open),
+        dismissed_amount=Sum("amount", filter=~is_open),
+    )
+    scoped = filters.scope_department_ids is not None
+    for row in rows:
+        item = summary[row["kind"]]
+        item.open, item.dismissed = row["open"], row["dismissed"]
+        if not scoped:
+            item.open_amount = _decimal(row["open_amount"] or 0)
+            item.dismissed_amount = _decimal(row["dismissed_amount"] or 0)
+    if scoped:
+        # Never a finding's total: only what the manager's lines add up to.
+        links = SpendAnomaly.lines.through.objects.filter(
+            spendanomaly__in=findings.values("pk"),
+            spendline__department_id__in=filters.scope_department_ids,
+        )
+        line_open = Q(spendanomaly__dismissed_at__isnull=True)
+        for amounts in (
+            links.order_by()
+            .values("spendanomaly__kind")
+            .annotate(
+                open_amount=Sum("spendline__base_amount", filter=line_open),
+                dismissed_amount=Sum("spendline__base_amount", filter=~line_open),
+            )
+        ):
+            item = summary[amounts["spendanomaly__kind"]]
+            item.open_amount = _decimal(amounts["open_amount"] or 0)
+            item.dismissed_amount = _decimal(amounts["dismissed_amount"] or 0)
+    return summary
 
 
 @dataclass

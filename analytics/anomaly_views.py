@@ -42,10 +42,10 @@ from analytics.cycle_times import (
     cycle_times_tables,
 )
 from analytics.exports import Table, table_response
-from analytics.models import AnomalyKind, SpendAnomaly, SpendCategory, SpendDepartment
-from analytics.scope import SpendFilters, spend_filters_for, spend_filters_parse
+from analytics.models import AnomalyKind, SpendAnomaly
+from analytics.scope import SpendFilters, filter_id, spend_filters_for, spend_filters_parse
+from analytics.selectors import spend_filter_choices
 from procurement.errors import ApplicationError, InvalidInput, NotAllowed
-from vendors.models import Vendor
 
 if TYPE_CHECKING:
     from procurement.models import User
@@ -96,23 +96,19 @@ def _spend_filters(user: User, query: QueryDict) -> tuple[SpendFilters, dict[str
 
 
 def _choices(filters: SpendFilters) -> dict[str, object]:
-    departments = SpendDepartment.objects.exclude(key="").order_by("name")
-    if filters.scope_department_ids is not None:
-        departments = departments.filter(pk__in=filters.scope_department_ids)
+    # The dashboards' choices: within a manager's scope, only the departments, categories and
+    # vendors with spend there, so no other department's names show up in a menu.
+    choices = spend_filter_choices(scope_department_ids=filters.scope_department_ids)
     return {
-        "departments": departments.values_list("pk", "name"),
-        "categories": SpendCategory.objects.exclude(key="")
-        .order_by("name")
-        .values_list("pk", "name"),
-        "vendors": Vendor.objects.filter(payees__isnull=False)
-        .distinct()
-        .order_by("legal_name")
-        .values_list("pk", "legal_name"),
+        "departments": choices.departments,
+        "categories": choices.categories,
+        "vendors": choices.vendors,
     }
 
 
 def _selected(query: QueryDict, name: str) -> set[int]:
-    return {int(v) for value in query.getlist(name) for v in value.split(",") if v.isdigit()}
+    selected = (filter_id(v) for value in query.getlist(name) for v in value.split(","))
+    return {value_id for value_id in selected if value_id is not None}
 
 
 def _vendor_table(rows: list[VendorSpend]) -> Table:
@@ -222,6 +218,9 @@ def anomaly_list_page(request: HttpRequest) -> HttpResponse:
 @require_POST
 def anomaly_dismiss_action(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
+    # Who may act before whether it exists: a guessed id tells nothing to anyone else.
+    if not anomaly_may_dismiss(user):
+        raise PermissionDenied("Only procurement and finance dismiss findings.")
     anomaly = SpendAnomaly.objects.filter(pk=pk).first()
     if anomaly is None:
         raise Http404("No such finding.")
