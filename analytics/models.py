@@ -72,6 +72,9 @@ class SpendImport(models.Model):
     rows_blank = models.PositiveIntegerField(default=0)
     total_base_amount = models.DecimalField(max_digits=18, decimal_places=2, default=0)
     error = models.TextField(blank=True)
+    # When the findings (duplicates, splits) among its lines were last looked for: a file
+    # import's scan runs on the worker after the import commits (see analytics.tasks).
+    findings_scanned_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]

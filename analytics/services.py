@@ -239,6 +239,26 @@ def spend_import_run(
     return SpendImport.objects.get(pk=spend_import_id)
 
 
+def spend_import_findings_scan(*, spend_import_id: int) -> int:
+    """Record the findings among an import's lines, once. Returns how many are new.
+
+    Locks the import, so the queued task and the beat sweep never scan it at the same time;
+    an import deleted meanwhile is skipped."""
+    from analytics.anomalies import anomalies_scan_lines
+
+    with transaction.atomic():
+        spend_import = (
+            SpendImport.objects.select_for_update()
+            .filter(pk=spend_import_id, state=ImportState.DONE, findings_scanned_at=None)
+            .first()
+        )
+        if spend_import is None:
+            return 0
+        found = anomalies_scan_lines(where="spend_import_id = %s", params=[spend_import_id])
+        SpendImport.objects.filter(pk=spend_import_id).update(findings_scanned_at=timezone.now())
+    return found
+
+
 def spend_import_delete(*, spend_import: SpendImport, user: User) -> None:
     """Remove an import and its lines, taking them out of the rollups and findings."""
     if not spend_may_import(user):
@@ -487,6 +507,8 @@ class _Loader:
             else f"spend_staging_{spend_import.pk}"
         )
         self.copy_stream: _CopyStream | None = None
+        # The platform's own batches are small: their findings are recorded with them.
+        self.scan_findings_now = True
         self._months: dict[dt.date, dt.date] = {}
         self.rows_read = 0
         self.rows_bad = 0
@@ -498,6 +520,7 @@ class _Loader:
     # Phase 1 --------------------------------------------------------------------------
 
     def load_file(self) -> None:
+        self.scan_findings_now = False
         path = spend_import_path(self.spend_import)
         file_rows, rows = parsed_rows(path, self.spend_import.mapping)
         self._create_staging()
@@ -744,9 +767,16 @@ class _Loader:
                 total = SpendLine.objects.filter(spend_import_id=import_id).aggregate(
                     total=Sum("base_amount")
                 )["total"] or Decimal("0")
-            from analytics.anomalies import anomalies_scan_lines
+            if self.scan_findings_now:
+                from analytics.anomalies import anomalies_scan_lines
 
-            anomalies_scan_lines(where=where, params=[import_id])
+                anomalies_scan_lines(where=where, params=[import_id])
+            else:
+                # A file's findings are looked for on the worker once its lines are in: the
+                # ledger and the dashboards do not wait for the scan (analytics.tasks).
+                from analytics.tasks import scan_spend_import_findings
+
+                transaction.on_commit(lambda: scan_spend_import_findings.delay(import_id))
             # A fresh copy: the state field is protected and cannot be refreshed in place.
             spend_import = SpendImport.objects.select_for_update().get(pk=import_id)
             spend_import.rows_read = self.rows_read
@@ -757,6 +787,8 @@ class _Loader:
             spend_import.total_base_amount = Decimal(total).quantize(CENT)
             spend_import.bytes_read = spend_import.file_size
             spend_import.finished_at = timezone.now()
+            if self.scan_findings_now:
+                spend_import.findings_scanned_at = spend_import.finished_at
             spend_import.finish()
             spend_import.save()
         logger.info(

@@ -38,3 +38,23 @@ def spend_import_task(spend_import_id: int) -> str:
     from analytics.services import spend_import_run
 
     return str(spend_import_run(spend_import_id=spend_import_id).state)
+
+
+@shared_task(acks_late=True)
+def scan_spend_import_findings(spend_import_id: int) -> int:
+    """Queued when a file import commits; a second run finds it scanned and stops."""
+    from analytics.services import spend_import_findings_scan
+
+    return spend_import_findings_scan(spend_import_id=spend_import_id)
+
+
+@shared_task
+def scan_missed_spend_findings() -> int:
+    """Beat: imports whose findings task was lost (a worker gone before it ran)."""
+    from analytics.models import ImportState, SpendImport
+
+    missed = SpendImport.objects.filter(state=ImportState.DONE, findings_scanned_at=None)
+    ids = list(missed.values_list("pk", flat=True)[:20])
+    for spend_import_id in ids:
+        scan_spend_import_findings.delay(spend_import_id)
+    return len(ids)

@@ -302,9 +302,17 @@ def _import_child(spend_import_id: int, profile: bool, results: Any) -> None:
     else:
         spend_import = spend_import_run(spend_import_id=spend_import_id)
     seconds = time.perf_counter() - started
+    # The findings scan the worker runs once the import has committed (a task of its own,
+    # analytics.tasks.scan_spend_import_findings), timed here in the same process.
+    from analytics.services import spend_import_findings_scan
+
+    started = time.perf_counter()
+    spend_import_findings_scan(spend_import_id=spend_import_id)
+    scan_seconds = time.perf_counter() - started
     results.send(
         {
             "seconds": seconds,
+            "scan_seconds": scan_seconds,
             "rss_start_mb": started_rss,
             "peak_rss_mb": peak_rss_mb(),
             "state": spend_import.state,
@@ -751,11 +759,13 @@ def report_markdown(results: Results, command: str) -> str:
         f"{f['foreign_keys']} of those) | {_s(f['plain'])} | "
         f"{f['plain_inserted']:,} lines |",
         f"| platform import (`spend_import_run`: parse, match payees, stage by COPY, move with "
-        f"dedup, rollups, anomaly scan) | {_s(f['import'])} | {f['imported']:,} lines, "
+        f"dedup, rollups) | {_s(f['import'])} | {f['imported']:,} lines, "
         f"{f['bad']} bad |",
         f"| **import / plain SQL** (target ≤ 1.5x) | **{_ratio(f['import'], f['plain'])}** | "
         f"{_verdict(f['import'] <= 1.5 * f['plain'])} |",
         f"| import / raw COPY | {_ratio(f['import'], f['copy_only'])} | |",
+        f"| findings scan of the new lines (duplicates, split purchases), run by the worker "
+        f"once the import has committed | {_s(f['scan'])} | not part of the import above |",
         f"| peak RSS of the import process | {f['peak_rss']:.0f} MB | {f['start_rss']:.0f} MB "
         "after Django start-up |",
         "",
@@ -891,6 +901,7 @@ def main() -> int:
 
     imported = platform_import(csv_path, profile=options.profile)
     f["import"] = imported["seconds"]
+    f["scan"] = imported["scan_seconds"]
     f["imported"] = imported["rows_imported"]
     f["bad"] = imported["rows_bad"]
     f["peak_rss"] = imported["peak_rss_mb"]
@@ -900,6 +911,7 @@ def main() -> int:
         f"{f['imported']:,} lines, {f['bad']} bad, peak RSS {f['peak_rss']:.0f} MB "
         f"({f['start_rss']:.0f} MB at start)"
     )
+    print(f"{'findings scan after the import (worker task)':<52} {_s(f['scan']):>10}")
 
     if options.profile:
         print(

@@ -334,6 +334,7 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "contract-states": {"task": "vendors.tasks.update_contract_states", "schedule": 3600.0},
     "vendor-reminders": {"task": "vendors.tasks.send_vendor_reminders", "schedule": 3600.0},
     "spend-reports": {"task": "analytics.tasks.send_due_spend_reports", "schedule": 3600.0},
+    "spend-findings": {"task": "analytics.tasks.scan_missed_spend_findings", "schedule": 600.0},
 }
 
 # --- REST API ---------------------------------------------------------------

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from analytics import anomalies, importing, services
+from analytics import importing, rollups, services
 from analytics.importing import parse_amount, parse_date
 from analytics.models import ImportState, SpendByMonthPayee, SpendCube, SpendImport, SpendLine
 from analytics.services import (
@@ -121,8 +121,10 @@ def test_it_adds_nothing_when_the_ledger_write_fails(
     def broken(**kwargs: object) -> None:
         raise RuntimeError("disk full")
 
-    # The last step of the ledger write, after the lines and rollups are in.
-    monkeypatch.setattr(anomalies, "anomalies_scan_lines", broken)
+    # The rollups are written after the lines, in the same transaction (one statement with
+    # them on PostgreSQL, a second one on SQLite).
+    monkeypatch.setattr(rollups, "rollups_insert_lines", broken)
+    monkeypatch.setattr(rollups, "rollups_add_lines", broken)
     spend_import = _run(path)
 
     assert spend_import.state == ImportState.FAILED
