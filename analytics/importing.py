@@ -165,7 +165,9 @@ class FileRows:
             first_header = ""
             try:
                 for row in reader:
-                    if not any(cell.strip() for cell in row):
+                    # Cheap tests first: this loop runs for every row of a million-row file.
+                    first = row[0].strip() if row else ""
+                    if not first and not any(cell.strip() for cell in row):
                         if header_key is not None:
                             self.blank_rows += 1
                         continue
@@ -174,9 +176,9 @@ class FileRows:
                         header_key = [_norm_header(cell) for cell in self.header]
                         first_header = self.header[0].casefold()
                         continue
-                    # Cheap test first: this runs for every row of a million-row file.
                     if (
-                        row[0].strip().casefold() == first_header
+                        len(first) == len(first_header)
+                        and first.casefold() == first_header
                         and [_norm_header(cell) for cell in row[: len(header_key)]] == header_key
                     ):
                         self.blank_rows += 1  # the header again, e.g. files concatenated
@@ -391,6 +393,10 @@ class RowParser:
                 self._texts[raw] = text
         return text
 
+    def date_missing(self, row: list[str]) -> bool:
+        i = self._i[0]
+        return i is None or i >= len(row) or not row[i].strip()
+
     def is_blank(self, row: list[str]) -> bool:
         """No mapped column has a value: a numbered but empty row ("452,,,,,,,,")."""
         return not any(i < len(row) and row[i].strip() for i in self.index.values())
@@ -601,7 +607,8 @@ def parsed_rows(
                 parser = RowParser(mapping_validate(mapping, rows.header), rows.header)
                 if on_header:
                     on_header(rows.header)
-            if parser.is_blank(row):
+            # Only a row without a date can be a numbered empty row ("452,,,,,,,,").
+            if parser.date_missing(row) and parser.is_blank(row):
                 rows.blank_rows += 1
                 continue
             yield parser.parse(line_number, row)
