@@ -20,8 +20,14 @@
       },
       options: {
         responsive: true,
+        // The figure's CSS sets the height; the chart takes the page's width.
+        maintainAspectRatio: false,
+        animation: false,
         indexAxis: data.labels.length > 6 ? "y" : "x",
-        scales: { x: { beginAtZero: true }, y: { beginAtZero: true } },
+        scales: {
+          x: { beginAtZero: true, title: { display: data.labels.length > 6, text: "Hours" } },
+          y: { beginAtZero: true, title: { display: data.labels.length <= 6, text: "Hours" } },
+        },
         plugins: { legend: { position: "bottom" } },
       },
     });
