@@ -23,7 +23,9 @@ from requests.models import PurchaseRequest
 from tests.factories import UserFactory
 
 
-@pytest.mark.django_db(transaction=True)  # committed rows, seen by each thread's connection
+@pytest.mark.django_db(
+    transaction=True, serialized_rollback=True
+)  # committed rows, seen by each thread's connection
 def test_it_decides_once_under_concurrent_clicks(org) -> None:
     frank = UserFactory.create(
         username="frank", first_name="Frank", last_name="Figures", roles=[Role.FINANCE]

@@ -26,7 +26,9 @@ from tests.test_it_runs_tasks_on_a_real_worker import (
 
 
 @pytest.mark.integration
-@pytest.mark.django_db(transaction=True)  # committed rows, so that the worker sees them
+@pytest.mark.django_db(
+    transaction=True, serialized_rollback=True
+)  # committed rows, so that the worker sees them
 def test_it_emails_the_approver_from_a_real_worker(org, tmp_path: Path) -> None:
     policy(LINE_MANAGER)
     draft = PurchaseRequestFactory.create(

@@ -32,7 +32,7 @@ LEEDS_JUNE = (
 
 
 @pytest.mark.integration
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 @pytest.mark.skipif(
     not LEEDS_JUNE.is_file(), reason=f"the shared datasets are not at {LEEDS_JUNE.parent}"
 )

@@ -156,7 +156,9 @@ def _wait_for_message(outbox: Path, worker: subprocess.Popen[bytes], log: Path) 
 
 
 @pytest.mark.integration
-@pytest.mark.django_db(transaction=True)  # committed rows, so that the worker sees them
+@pytest.mark.django_db(
+    transaction=True, serialized_rollback=True
+)  # committed rows, so that the worker sees them
 def test_it_emails_a_mentioned_user_from_a_real_worker(org, tmp_path: Path) -> None:
     request = PurchaseRequestFactory.create(
         requester=org.requester,

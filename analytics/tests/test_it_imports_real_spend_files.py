@@ -196,7 +196,7 @@ def test_it_reads_windows_1252_files() -> None:
     assert spend_import.total_base_amount == total
 
 
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_imports_the_same_outside_a_transaction_as_the_worker_does() -> None:
     """The worker and the command run imports outside any transaction, where PostgreSQL
     stages the rows through a second connection while the file is still being read."""

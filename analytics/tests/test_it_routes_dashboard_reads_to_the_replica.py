@@ -24,7 +24,9 @@ from analytics.services import LineInput, spend_lines_add, spend_source_get_or_c
 from procurement.db_router import AnalyticsReplicaRouter
 
 ROUTER = "procurement.db_router.AnalyticsReplicaRouter"
-pytestmark = pytest.mark.django_db(transaction=True, databases=["default", "replica"])
+pytestmark = pytest.mark.django_db(
+    transaction=True, serialized_rollback=True, databases=["default", "replica"]
+)
 
 
 @pytest.fixture(scope="module", autouse=True)
