@@ -27,6 +27,7 @@ from typing import Any, Literal
 from django.db import connection
 from django.db.models import (
     Aggregate,
+    BigIntegerField,
     Case,
     Count,
     DecimalField,
@@ -43,7 +44,6 @@ from django.db.models import (
 from django.db.models.functions import Coalesce
 
 from analytics.models import (
-    Payee,
     SpendByMonthCategory,
     SpendByMonthDepartment,
     SpendByMonthPayee,
@@ -247,56 +247,73 @@ def spend_by_department(*, filters: SpendFilters) -> SpendBreakdown:
     return _breakdown(filters, "department")
 
 
-@dataclass(frozen=True)
 class _VendorTotals:
-    """Every vendor's sums in a payee-level rollup, largest first: (param, id, amount, lines)."""
-
-    groups: list[tuple[str, int, Decimal, int]]
-
-    def top(self, limit: int) -> list[tuple[str, int, str, Decimal, int]]:
-        """The `limit` largest, named: (param, id, name, amount, lines); two small queries."""
-        top = self.groups[:limit]
-        vendor_names = dict(
-            Vendor.objects.filter(id__in=[i for p, i, _a, _n in top if p == "vendor"]).values_list(
-                "id", "legal_name"
-            )
-        )
-        payee_names = dict(
-            Payee.objects.filter(id__in=[i for p, i, _a, _n in top if p == "payee"]).values_list(
-                "id", "name"
-            )
-        )
-        names = {"vendor": vendor_names, "payee": payee_names}
-        return [(p, i, _name(names[p].get(i)), a, n) for p, i, a, n in top]
-
-    def total_of_top(self, limit: int) -> Decimal:
-        return sum((amount for _p, _i, amount, _n in self.groups[:limit]), ZERO)
-
-
-def _vendor_totals(source: SpendRows) -> _VendorTotals:
-    """Sums per vendor of payee-level rows (the payee rollup, or the lines when crossed with
+    """Vendors' sums over payee-level rows (the payee rollups, or the lines when crossed with
     a department or category): payees mapped to a vendor count as that vendor (several
     spellings, one vendor), the others as themselves.
 
-    Summed per payee in SQL without a join (the cheapest grouping), then merged per vendor
-    here: a vendor's payees may each be small and together large, so no top-N cut can happen
-    before the merge."""
-    per_payee = source.rows.values_list("payee_id").annotate(
-        total=source.amount, count=source.lines
-    )
-    vendor_of = dict(
-        Payee.objects.filter(vendor__isnull=False).values_list("id", "vendor_id").order_by()
-    )
-    sums: dict[tuple[str, int], list[Any]] = {}
-    for payee_id, total, count in per_payee:
-        vendor_id = vendor_of.get(payee_id)
-        key = ("vendor", vendor_id) if vendor_id is not None else ("payee", payee_id)
-        group = sums.setdefault(key, [ZERO, 0])
-        group[0] += _money(total)
-        group[1] += count
-    groups = [(p, i, amount, count) for (p, i), (amount, count) in sums.items()]
-    groups.sort(key=lambda group: (-group[2], group[0], group[1]))
-    return _VendorTotals(groups)
+    The merge happens in SQL, grouping on the payee's vendor where it has one and on the
+    payee where not, before any top-N cut (a vendor's payees may each be small and together
+    large). Each figure is one query that returns a row or a few: a year of thousands of
+    payees never travels to Python."""
+
+    def __init__(self, source: SpendRows) -> None:
+        self.source = source
+        self.merged = (
+            source.rows.annotate(
+                group_vendor=F("payee__vendor_id"),
+                group_payee=Case(
+                    When(payee__vendor_id__isnull=True, then=F("payee_id")),
+                    default=None,
+                    output_field=BigIntegerField(),
+                ),
+            )
+            .values("group_vendor", "group_payee")
+            .annotate(total=source.amount, count=source.lines)
+        )
+        self._top: list[tuple[str, int, str, Decimal, int]] = []
+        self._top_limit = 0  # how many were asked for (fewer may exist)
+
+    def top(self, limit: int) -> list[tuple[str, int, str, Decimal, int]]:
+        """The `limit` largest, largest first and named: (param, id, name, amount, lines).
+
+        One query: the names ride along as aggregates (the same in every row of a group)."""
+        if limit > self._top_limit:
+            self._top_limit = limit
+            rows = (
+                self.merged.annotate(
+                    vendor_name=Max("payee__vendor__legal_name"), payee_name=Max("payee__name")
+                )
+                .order_by("-total", "group_vendor", "group_payee")
+                .values_list(
+                    "group_vendor", "group_payee", "total", "count", "vendor_name", "payee_name"
+                )[:limit]
+            )
+            self._top = [
+                ("vendor", v, _name(vendor_name), _money(total), count)
+                if v is not None
+                else ("payee", p, _name(payee_name), _money(total), count)
+                for v, p, total, count, vendor_name, payee_name in rows
+            ]
+        return self._top[:limit]
+
+    def summary(self) -> tuple[int, Decimal, int]:
+        """(vendors and unmatched payees paid, their total, their lines), in one query: a
+        vendor counts once however many payees it has, an unmatched payee (negated, so its
+        id cannot meet a vendor's) once."""
+        sums = self.source.rows.aggregate(
+            groups=Count(Coalesce(F("payee__vendor_id"), -F("payee_id")), distinct=True),
+            amount=self.source.amount,
+            lines=self.source.lines,
+        )
+        return sums["groups"] or 0, _money(sums["amount"]), sums["lines"] or 0
+
+    def total_of_top(self, limit: int) -> Decimal:
+        return sum((amount for _p, _i, _name, amount, _n in self.top(limit)), ZERO)
+
+
+def _vendor_totals(source: SpendRows) -> _VendorTotals:
+    return _VendorTotals(source)
 
 
 @dataclass(frozen=True)
@@ -311,7 +328,8 @@ def spend_by_vendor(*, filters: SpendFilters, limit: int = 50) -> VendorSpend:
     A payee mapped to a vendor counts as that vendor (several spellings, one vendor); a
     payee not mapped yet is listed on its own, with `matched=False`."""
     totals = _vendor_totals(spend_rows(filters, "payee", per_month=False))
-    total = sum((amount for _p, _i, amount, _n in totals.groups), ZERO)
+    groups, total, lines = totals.summary()
+    rows = totals.top(max(limit, CONCENTRATION_TOP))
     out = [
         SpendRow(
             param=param,
@@ -322,13 +340,13 @@ def spend_by_vendor(*, filters: SpendFilters, limit: int = 50) -> VendorSpend:
             share=_share(amount, total),
             matched=param == "vendor",
         )
-        for param, group_id, name, amount, count in totals.top(limit)
+        for param, group_id, name, amount, count in rows[:limit]
     ]
     return VendorSpend(
         rows=out,
         total=total,
-        lines=sum(count for _p, _i, _a, count in totals.groups),
-        groups=len(totals.groups),
+        lines=lines,
+        groups=groups,
         top_share=_share(totals.total_of_top(CONCENTRATION_TOP), total),
     )
 
@@ -462,7 +480,7 @@ def spend_summary(*, filters: SpendFilters) -> SpendSummary:
     return SpendSummary(
         total=total,
         lines=int(sums["lines"] or 0),
-        vendors=len(vendors.groups),
+        vendors=vendors.summary()[0],
         months=sums["months"] or 0,
         first_month=sums["first"],
         last_month=sums["last"],
