@@ -20,7 +20,7 @@ from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from analytics.exports import Table
-from analytics.scope import FILTER_YEAR_MAX, FILTER_YEAR_MIN, IDS_PER_FILTER_MAX, filter_id
+from analytics.scope import IDS_PER_FILTER_MAX, filter_id, filter_month
 from approvals.models import ApprovalStep, Decision, StepApprover, StepState
 from procurement.errors import InvalidInput, NotAllowed
 from procurement.models import ROLES_SEEING_ALL_REQUESTS, Department, Role, User
@@ -88,32 +88,14 @@ def cycle_filters_for(user: User, filters: CycleFilters | None = None) -> CycleF
     return replace(filters or CycleFilters(), scope_department_ids=scope)
 
 
-def _month(value: str, name: str) -> dt.date | None:
-    value = value.strip()
-    if not value:
-        return None
-    try:
-        parsed = dt.date.fromisoformat(value + "-01" if len(value) == 7 else value)
-    except ValueError:
-        raise InvalidInput(
-            f"{name} must be a month like 2026-01.", fields={name: ["Use YYYY-MM, e.g. 2026-01."]}
-        ) from None
-    # Bounded: the end of a month in year 9999 is past the last date Python knows.
-    if not FILTER_YEAR_MIN <= parsed.year <= FILTER_YEAR_MAX:
-        raise InvalidInput(
-            f"{name} must be a month between {FILTER_YEAR_MIN} and {FILTER_YEAR_MAX}.",
-            fields={name: [f"Use a year from {FILTER_YEAR_MIN} to {FILTER_YEAR_MAX}."]},
-        )
-    return parsed.replace(day=1)
-
-
 def cycle_filters_parse(params: dict[str, list[str]]) -> CycleFilters:
     """from=YYYY-MM, to=YYYY-MM and department (ids, repeated or comma-separated)."""
 
     def first(name: str) -> str:
         return (params.get(name) or [""])[0]
 
-    month_from, month_to = _month(first("from"), "from"), _month(first("to"), "to")
+    month_from = filter_month(first("from"), "from")
+    month_to = filter_month(first("to"), "to")
     if month_from and month_to and month_from > month_to:
         raise InvalidInput(
             "The period ends before it starts.", fields={"to": ["Must not be before 'from'."]}

@@ -101,7 +101,8 @@ def spend_filters_for(user: User, filters: SpendFilters | None = None) -> SpendF
     return replace(filters or SpendFilters(), scope_department_ids=spend_scope_department_ids(user))
 
 
-def _month(value: str, name: str) -> dt.date | None:
+def filter_month(value: str, name: str) -> dt.date | None:
+    """A filter's month ("2026-01" or a date in it) as its first day; InvalidInput naming `name`."""
     value = value.strip()
     if not value:
         return None
@@ -159,8 +160,8 @@ def spend_filters_parse(params: dict[str, list[str]]) -> SpendFilters:
         values = params.get(name) or [""]
         return values[0]
 
-    month_from = _month(first("from"), "from")
-    month_to = _month(first("to"), "to")
+    month_from = filter_month(first("from"), "from")
+    month_to = filter_month(first("to"), "to")
     if month_from and month_to and month_from > month_to:
         raise InvalidInput(
             "The period ends before it starts.", fields={"to": ["Must not be before 'from'."]}

@@ -282,16 +282,19 @@ def spend_over_time_page(request: HttpRequest) -> HttpResponse:
 # --- Categories and departments ----------------------------------------------------------
 
 
-def _categories(filters: SpendFilters, _data: dict[str, Any]) -> Figures:
-    breakdown = spend_by_category(filters=filters)
+def _breakdown_figures(breakdown: SpendBreakdown, column: str) -> Figures:
     return Figures(
-        context={"breakdown": breakdown, "column": "Category"},
-        tables=[_breakdown_table("Spend by category", "Category", breakdown)],
+        context={"breakdown": breakdown, "column": column},
+        tables=[_breakdown_table(f"Spend by {column.lower()}", column, breakdown)],
         chart=_bars(
             [r.name for r in breakdown.rows], [r.amount for r in breakdown.rows], label="Spend"
         ),
         has_spend=breakdown.lines > 0,
     )
+
+
+def _categories(filters: SpendFilters, _data: dict[str, Any]) -> Figures:
+    return _breakdown_figures(spend_by_category(filters=filters), "Category")
 
 
 @login_required
@@ -306,15 +309,7 @@ def spend_categories_page(request: HttpRequest) -> HttpResponse:
 
 
 def _departments(filters: SpendFilters, _data: dict[str, Any]) -> Figures:
-    breakdown = spend_by_department(filters=filters)
-    return Figures(
-        context={"breakdown": breakdown, "column": "Department"},
-        tables=[_breakdown_table("Spend by department", "Department", breakdown)],
-        chart=_bars(
-            [r.name for r in breakdown.rows], [r.amount for r in breakdown.rows], label="Spend"
-        ),
-        has_spend=breakdown.lines > 0,
-    )
+    return _breakdown_figures(spend_by_department(filters=filters), "Department")
 
 
 @login_required
