@@ -209,3 +209,20 @@ def test_it_imports_the_same_outside_a_transaction_as_the_worker_does() -> None:
     assert (first.rows_imported, first.total_base_amount) == (rows, total)
     assert (again.rows_imported, again.rows_already_imported) == (0, rows)
     assert _ledger_total() == total
+
+
+CABINET_FILES = sorted(p.name for p in (DATASETS / "cabinet-office-spend-over-25k").glob("*.csv"))
+
+
+@pytest.mark.parametrize("name", CABINET_FILES)
+def test_it_imports_each_cabinet_office_month_and_again_adds_nothing(name: str) -> None:
+    path = DATASETS / "cabinet-office-spend-over-25k" / name
+    rows, total = _expected(path, CABINET)
+
+    first = _import(path, "Cabinet Office", CABINET)
+    again = _import(path, "Cabinet Office", CABINET)
+
+    assert (first.rows_imported, first.rows_bad, first.total_base_amount) == (rows, 0, total)
+    assert (again.rows_imported, again.rows_already_imported) == (0, rows)
+    assert SpendLine.objects.count() == rows
+    assert _ledger_total() == total
