@@ -381,16 +381,12 @@ class RowParser:
             return ""
         return _clean(row[i])
 
-    def _text(self, row: list[str], i: int | None) -> str:
-        """The cell with its spaces collapsed and placeholders ("#N/A") read as empty."""
-        if i is None or i >= len(row):
-            return ""
-        raw = row[i]
-        text = self._texts.get(raw)
-        if text is None:
-            text = " ".join(_clean(raw).split())
-            if len(self._texts) < self._CACHE_LIMIT:
-                self._texts[raw] = text
+    def _text_of(self, raw: str) -> str:
+        """A name cell with its spaces collapsed and placeholders ("#N/A") read as empty,
+        remembered: real exports repeat the same names on most rows."""
+        text = " ".join(_clean(raw).split())
+        if len(self._texts) < self._CACHE_LIMIT:
+            self._texts[raw] = text
         return text
 
     def date_missing(self, row: list[str]) -> bool:
@@ -402,29 +398,26 @@ class RowParser:
         return not any(i < len(row) and row[i].strip() for i in self.index.values())
 
     def parse(self, line_number: int, row: list[str]) -> ParsedRow | RowProblem:
-        (
-            i_date,
-            i_amount,
-            i_supplier,
-            i_reference,
-            i_category,
-            i_department,
-            i_description,
-            i_currency,
-            i_quantity,
-        ) = self._i
-        text = self._text
-        raw_date = text(row, i_date)
+        size = len(row)
+        raw_date, raw_amount, raw_supplier, raw_reference, *others = [
+            row[i] if i is not None and i < size else "" for i in self._i
+        ]
+        texts = self._texts
         date = self._dates.get(raw_date)
         if date is None:
-            date = parse_date(raw_date, day_first=self.day_first)
+            cleaned_date = _clean(raw_date)
+            date = parse_date(cleaned_date, day_first=self.day_first)
             if len(self._dates) < self._CACHE_LIMIT:
                 self._dates[raw_date] = date
-        if date is None:
-            return self._problem(
-                line_number, row, "date", f"{raw_date!r} is not a date." if raw_date else "No date."
-            )
-        raw_amount = text(row, i_amount)
+            if date is None:
+                return self._problem(
+                    line_number,
+                    row,
+                    "date",
+                    f"{cleaned_date!r} is not a date." if cleaned_date else "No date.",
+                )
+        # Amounts and references are new on nearly every row: read them without the cache.
+        raw_amount = _clean(raw_amount)
         amount = parse_amount(raw_amount)
         if amount is None:
             return self._problem(
@@ -433,29 +426,39 @@ class RowParser:
                 "amount",
                 f"{raw_amount!r} is not an amount." if raw_amount else "No amount.",
             )
-        supplier = text(row, i_supplier)
+        supplier = texts.get(raw_supplier)
+        if supplier is None:
+            supplier = self._text_of(raw_supplier)
         if not supplier:
             return self._problem(line_number, row, "supplier", "No supplier.")
+        raw_category, raw_department, raw_description, raw_currency, raw_quantity = others
         currency = ""
-        if i_currency is not None:
-            currency = text(row, i_currency).upper()
+        if raw_currency:
+            currency = _clean(raw_currency).upper()
             if currency and not _CURRENCY.match(currency):
                 return self._problem(
                     line_number, row, "currency", f"{currency!r} is not a currency code."
                 )
         quantity = None
-        if i_quantity is not None:
-            raw_quantity = text(row, i_quantity)
+        if raw_quantity:
+            raw_quantity = _clean(raw_quantity)
             if raw_quantity:
                 quantity = parse_amount(raw_quantity)
                 if quantity is None or quantity <= 0:
                     return self._problem(
                         line_number, row, "quantity", f"{raw_quantity!r} is not a quantity."
                     )
-        reference = text(row, i_reference)[:100]
-        category = text(row, i_category)[:255]
-        department = text(row, i_department)[:255]
-        description = text(row, i_description)[:255]
+        reference = _clean(raw_reference)[:100] if raw_reference else ""
+        category = texts.get(raw_category)
+        if category is None:
+            category = self._text_of(raw_category)
+        department = texts.get(raw_department)
+        if department is None:
+            department = self._text_of(raw_department)
+        description = texts.get(raw_description)
+        if description is None:
+            description = self._text_of(raw_description)
+        category, department, description = category[:255], department[:255], description[:255]
         if reference:
             # The reference with its date and supplier: one file may hold several entities
             # whose numbering overlaps (the Cabinet Office's hold the Government Property
@@ -530,7 +533,8 @@ def parse_amount(value: str) -> Decimal | None:
     if not text:
         return None
     if _PLAIN_AMOUNT.match(text):  # most rows: "1234.50", "-20.00", "760"
-        return Decimal(text).quantize(CENT)
+        amount = Decimal(text)
+        return amount if text[-3:-2] == "." else amount.quantize(CENT)
     negative = False
     if text.startswith("(") and text.endswith(")"):
         negative, text = True, text[1:-1]

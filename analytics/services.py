@@ -449,7 +449,8 @@ class _CopyStream:
         copy_connection = connections.create_connection(DEFAULT_DB_ALIAS)
         try:
             with copy_connection.cursor() as cursor:
-                cursor.copy_expert(self.sql, self)
+                # Large reads: each read waits for the GIL while the parsing thread holds it.
+                cursor.copy_expert(self.sql, self, size=4 * 1024 * 1024)
         except BaseException as exc:  # noqa: BLE001 (handed to the main thread in close())
             self.error = exc
             # Keep draining, so the main thread never blocks on a full queue.

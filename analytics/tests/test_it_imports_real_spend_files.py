@@ -16,6 +16,7 @@ import pytest
 from django.conf import settings
 from django.db.models import Count, Sum
 
+from analytics import services
 from analytics.models import ImportState, Payee, SpendImport, SpendLine
 from analytics.services import spend_import_from_path, spend_import_run, spend_source_get_or_create
 
@@ -226,3 +227,31 @@ def test_it_imports_each_cabinet_office_month_and_again_adds_nothing(name: str) 
     assert (again.rows_imported, again.rows_already_imported) == (0, rows)
     assert SpendLine.objects.count() == rows
     assert _ledger_total() == total
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_numbers_repeated_lines_across_batches_the_same_on_every_import(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same payment line three times in a file, in different batches: three lines, and
+    importing the file again, or a later file with a fourth, adds nothing, then one."""
+    monkeypatch.setattr(services, "BATCH_ROWS", 2)
+    header = "Date,Amount,Supplier,Ref\n"
+    same = "01/03/2026,100.00,Acme Ltd,INV-7\n"
+    other = [f"02/03/2026,5.00,Beta Ltd,B-{n}\n" for n in range(5)]
+    first = tmp_path / "first.csv"
+    first.write_text(header + same + other[0] + other[1] + same + other[2] + same)
+    later = tmp_path / "later.csv"
+    later.write_text(header + same + other[3] + same + other[4] + same + same)
+    mapping = {
+        "columns": {"date": "Date", "amount": "Amount", "supplier": "Supplier", "reference": "Ref"},
+        "day_first": True,
+    }
+
+    imported = _import(first, "Ledger", mapping)
+    again = _import(first, "Ledger", mapping)
+    more = _import(later, "Ledger", mapping)
+
+    assert (imported.rows_imported, again.rows_imported, more.rows_imported) == (6, 0, 3)
+    assert SpendLine.objects.filter(reference="INV-7").count() == 4
+    assert SpendLine.objects.count() == 9
