@@ -28,6 +28,7 @@ from analytics.anomalies import (
     anomaly_lines_rows,
     anomaly_list,
     anomaly_may_dismiss,
+    anomaly_summary,
     spend_with_unapproved_vendors,
     split_band_percent,
     split_thresholds,
@@ -192,6 +193,8 @@ def _render_list(
             "statuses": AnomalyStatus.CHOICES,
             "filtered": any(query.get(k) for k in FILTER_NAMES),
             **_choices(filters),
+            # The counts first, with links down: a year of findings is a long page.
+            "summary": anomaly_summary(filters) if not errors else {},
             "duplicates": Paginator(duplicates, PAGE_SIZE).get_page(query.get("duplicates_page")),
             "splits": Paginator(splits, PAGE_SIZE).get_page(query.get("splits_page")),
             "vendor_rows": vendor_rows[:VENDOR_ROWS],

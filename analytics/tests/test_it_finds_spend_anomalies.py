@@ -467,6 +467,9 @@ def test_it_pages_the_findings_and_loads_the_lines_of_the_page_shown_only(
     assert first.count('class="card anomaly"') == PAGE_SIZE
     assert "Page 1 of 2" in first
     assert f"{PAGE_SIZE + 5} findings" in first
+    # The counts at the top, linking down to each section.
+    page = client.get(reverse("anomalies:list")).content.decode()
+    assert f'<a href="#duplicates-heading">{PAGE_SIZE + 5} likely duplicate payments</a>' in page
     # Newest first: the last five days are on the first page, the first five on the second.
     assert '">25 Jan 2026<' in first
     assert '">1 Jan 2026<' not in first
