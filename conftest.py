@@ -23,6 +23,9 @@ from tests.factories import (
     UserFactory,
 )
 
+# Shared fixtures that live in their own module: smtp_server (a real SMTP server on loopback).
+pytest_plugins = ["tests.smtp"]
+
 
 @pytest.fixture(scope="session")
 def django_db_modify_db_settings(

@@ -8,11 +8,9 @@ import datetime as dt
 import email
 import email.policy
 import re
-import socket
 import zipfile
 from collections import defaultdict
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from email.message import EmailMessage
 from io import BytesIO
@@ -20,8 +18,6 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from aiosmtpd.controller import Controller
-from aiosmtpd.smtp import SMTP, Envelope, Session
 from django.conf import settings
 from django.core import mail
 from django.utils import timezone
@@ -47,6 +43,7 @@ from conftest import Org
 from procurement.errors import InvalidInput
 from procurement.models import Role, SentEmail, UserRole
 from tests.factories import vendor_approved
+from tests.smtp import RecordingHandler
 from vendors.models import Contract, ContractState
 
 DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
@@ -515,34 +512,6 @@ def test_it_keeps_the_csrf_check_on_subscribing(org: Org) -> None:
 
 
 # --- Over real SMTP --------------------------------------------------------------------
-
-
-@dataclass
-class RecordingHandler:
-    received: list[Envelope] = field(default_factory=list)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        self.received.append(envelope)
-        return "250 Message accepted for delivery"
-
-
-@pytest.fixture
-def smtp_server(settings) -> Iterator[RecordingHandler]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    settings.EMAIL_HOST = "127.0.0.1"
-    settings.EMAIL_PORT = port
-    settings.EMAIL_HOST_USER = ""
-    settings.EMAIL_HOST_PASSWORD = ""
-    settings.EMAIL_USE_TLS = False
-    settings.EMAIL_TIMEOUT = 10
-    handler = RecordingHandler()
-    controller = Controller(handler, hostname="127.0.0.1", port=port)
-    controller.start()
-    yield handler
-    controller.stop()
 
 
 @pytest.mark.integration
