@@ -51,6 +51,35 @@ class ApprovalPolicy(models.Model):
     one_decision_per_person = models.BooleanField(
         default=True, help_text="One person may not decide two steps of the same request."
     )
+    # Sourcing (the sourcing app reads these when it opens an RFQ, awards, or changes a PO).
+    quotes_required = models.PositiveSmallIntegerField(
+        "quotes needed",
+        default=0,
+        help_text="How many quotes an RFQ needs before an award (0: no rule). From this total "
+        "up, procurement may open an RFQ before the request is approved.",
+    )
+    quotes_required_above = models.DecimalField(
+        "quotes needed from",
+        max_digits=16,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(Decimal("0"))],
+        help_text="In the base currency: the request total from which the quotes rule applies. "
+        "Empty: every request.",
+    )
+    walk_away_approver_role = models.CharField(
+        "awards above walk-away approved by",
+        max_length=32,
+        choices=Role.choices,
+        default=Role.FINANCE,
+    )
+    change_order_approver_role = models.CharField(
+        "change orders beyond tolerance approved by",
+        max_length=32,
+        choices=Role.choices,
+        default=Role.FINANCE,
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -18,7 +18,10 @@ import re
 # opens that vendor's answers and evidence to whoever holds it.
 _APPROVAL_LINK = re.compile(
     r"(?P<prefix>/approvals/email/|%2Fapprovals%2Femail%2F"
-    r"|/assessments/respond/|%2Fassessments%2Frespond%2F)(?:[A-Za-z0-9_.:-]|%3A)+",
+    r"|/assessments/respond/|%2Fassessments%2Frespond%2F"
+    # A vendor's quote link (the RFQ portal) and its purchase-order acknowledgement link.
+    r"|/sourcing/quote/|%2Fsourcing%2Fquote%2F|/orders/vendor/|%2Forders%2Fvendor%2F)"
+    r"(?:[A-Za-z0-9_.:-]|%3A)+",
     re.IGNORECASE,
 )
 REDACTED = "[redacted]"

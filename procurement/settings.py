@@ -45,6 +45,7 @@ INSTALLED_APPS = [
     "requests",
     "approvals",
     "analytics",
+    "sourcing",
 ]
 
 MIDDLEWARE = [
@@ -81,6 +82,7 @@ TEMPLATES = [
                 "approvals.context_processors.pending_approvals",
                 "vendors.context_processors.vendor_navigation",
                 "analytics.context_processors.analytics_navigation",
+                "sourcing.context_processors.sourcing_navigation",
             ],
         },
     },
@@ -248,6 +250,25 @@ SPEND_SPLIT_BAND_PERCENT = env_int("SPEND_SPLIT_BAND_PERCENT", 20, minimum=1)
 # Largest spend file accepted from the web page; the command line has no limit.
 SPEND_IMPORT_MAX_BYTES = env_int("SPEND_IMPORT_MAX_BYTES", 100 * 1024 * 1024, minimum=1)
 
+# --- Sourcing, orders and invoices -------------------------------------------
+# A vendor's quote link lives this long, and never past the RFQ's deadline (or its
+# counter-offer's reply-by date) by more than the link's own life.
+SOURCING_QUOTE_LINK_DAYS = env_int("SOURCING_QUOTE_LINK_DAYS", 30, minimum=1)
+# What an award's saving is measured from: the winning vendor's first quote, or the median
+# price paid before (the benchmark from spend history).
+SOURCING_SAVINGS_BASELINE = env_str("SOURCING_SAVINGS_BASELINE", "first_quote")
+if SOURCING_SAVINGS_BASELINE not in ("first_quote", "benchmark"):
+    raise ImproperlyConfigured(
+        f"SOURCING_SAVINGS_BASELINE={SOURCING_SAVINGS_BASELINE!r} must be first_quote or benchmark."
+    )
+# A change order raising a PO's total more than this above its approved total is re-approved.
+PO_CHANGE_TOLERANCE_PERCENT = env_int("PO_CHANGE_TOLERANCE_PERCENT", 10, minimum=0)
+# An invoice line may differ from the PO price, and from the quantity received, by this much
+# and still match (per vendor or category: the MatchTolerance rows in the admin).
+INVOICE_PRICE_TOLERANCE_PERCENT = env_decimal("INVOICE_PRICE_TOLERANCE_PERCENT", Decimal("2"))
+INVOICE_QUANTITY_TOLERANCE_PERCENT = env_decimal("INVOICE_QUANTITY_TOLERANCE_PERCENT", Decimal("0"))
+QUOTE_ATTACHMENT_MAX_BYTES = env_int("QUOTE_ATTACHMENT_MAX_BYTES", 10 * 1024 * 1024, minimum=1)
+
 # --- Files ------------------------------------------------------------------
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
@@ -335,6 +356,13 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "vendor-reminders": {"task": "vendors.tasks.send_vendor_reminders", "schedule": 3600.0},
     "spend-reports": {"task": "analytics.tasks.send_due_spend_reports", "schedule": 3600.0},
     "spend-findings": {"task": "analytics.tasks.scan_missed_spend_findings", "schedule": 600.0},
+    # RFQs past their deadline close (quotes unsealed, procurement told); counter-offers past
+    # their reply-by date expire.
+    "rfq-deadlines": {"task": "sourcing.rfq_tasks.close_due_rfqs", "schedule": 60.0},
+    "counter-offer-expiry": {
+        "task": "sourcing.evaluation_tasks.expire_due_counter_offers",
+        "schedule": 600.0,
+    },
 }
 
 # --- REST API ---------------------------------------------------------------

@@ -22,6 +22,9 @@ urlpatterns = [
     path("api/contracts/", include("vendors.contract_api_urls")),
     path("api/analytics/imports/", include("analytics.import_api_urls")),
     path("api/analytics/", include("analytics.api_urls")),
+    path("api/sourcing/", include("sourcing.rfq_api_urls")),
+    path("api/sourcing/", include("sourcing.evaluation_api_urls")),
+    path("api/orders/", include("sourcing.order_api_urls")),
     path("api/", include("requests.api_urls")),
     path("approvals/email/", include("approvals.email_urls")),
     path("approvals/", include("approvals.urls")),
@@ -29,11 +32,18 @@ urlpatterns = [
     path("assessments/", include("vendors.assessment_urls")),
     path("contracts/", include("vendors.contract_urls")),
     # Each part of analytics keeps its own URL module (and namespace) under /analytics/.
+    path("analytics/savings/", include("sourcing.savings_urls")),
     path("analytics/imports/", include("analytics.import_urls")),
     path("analytics/payees/", include("analytics.payee_urls")),
     path("analytics/reports/", include("analytics.report_urls")),
     path("analytics/", include("analytics.anomaly_urls")),
     path("analytics/", include("analytics.urls")),
+    # A vendor's pages (no account: the signed link is the credential; see log_filters.py).
+    path("sourcing/quote/", include("sourcing.portal_urls")),
+    path("orders/vendor/", include("sourcing.order_portal_urls")),
+    path("sourcing/", include("sourcing.rfq_urls")),
+    path("sourcing/", include("sourcing.evaluation_urls")),
+    path("orders/", include("sourcing.order_urls")),
     path("", include("requests.urls")),
 ]
 
