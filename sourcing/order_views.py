@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from django.http import Http404, HttpRequest, HttpResponse
+
+# Placeholder: replaced by the helper that owns this part.
+
+
+def po_list(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    raise Http404
+
+
+def po_detail(request: HttpRequest, **kwargs: object) -> HttpResponse:
+    raise Http404
