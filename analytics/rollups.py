@@ -88,16 +88,16 @@ def rollups_remove_lines(*, where: str, params: Sequence[Any] = ()) -> None:
     _upsert(where, params, sign=-1)
 
 
-def rollups_insert_lines(*, insert_sql: str, params: Sequence[Any]) -> tuple[int, Decimal]:
-    """Run `insert_sql` (an INSERT INTO the lines ... ON CONFLICT DO NOTHING, without a
-    RETURNING clause) and add exactly the lines it inserted to every rollup. Returns how many
-    lines it inserted and their total in the base currency.
+_FINEST_KEYS = ["month", "department_id", "category_id", "payee_id", "on_contract"]
+_RETURNED = (
+    "RETURNING month, department_id, category_id, payee_id, "
+    "(contract_id IS NOT NULL) AS on_contract, base_amount"
+)
 
-    On PostgreSQL it is one statement: the inserted rows are summed once at the finest grain
-    and every rollup is upserted from that, without reading the lines table again. Elsewhere
-    the caller's `fallback_where` is used (see `_Loader`), so this is PostgreSQL only.
-    """
-    finest_keys = ["month", "department_id", "category_id", "payee_id", "on_contract"]
+
+def _upserts_from_finest() -> str:
+    """CTE parts upserting every rollup from a CTE named `finest` (the sums at the finest
+    grain: month x department x category x payee x on contract)."""
 
     def upsert(model: type[SpendRollup], columns: list[str], yearly: bool) -> str:
         table = model._meta.db_table
@@ -110,22 +110,78 @@ def rollups_insert_lines(*, insert_sql: str, params: Sequence[Any]) -> tuple[int
             f"amount = {table}.amount + excluded.amount, lines = {table}.lines + excluded.lines"
         )
 
+    return ", ".join(
+        f"r{i} AS ({upsert(model, columns, yearly)})"
+        for i, (model, _selected, columns, yearly) in enumerate(ROLLUPS)
+    )
+
+
+def rollups_insert_lines(*, insert_sql: str, params: Sequence[Any]) -> tuple[int, Decimal]:
+    """Run `insert_sql` (an INSERT INTO the lines ... ON CONFLICT DO NOTHING, without a
+    RETURNING clause) and add exactly the lines it inserted to every rollup. Returns how many
+    lines it inserted and their total in the base currency.
+
+    On PostgreSQL it is one statement: the inserted rows are summed once at the finest grain
+    and every rollup is upserted from that, without reading the lines table again. Elsewhere
+    the caller's `fallback_where` is used (see `_Loader`), so this is PostgreSQL only.
+    """
+    keys = ", ".join(_FINEST_KEYS)
     # Every name in this statement is ours; values travel as parameters.
     sql = (
-        f"WITH inserted AS ({insert_sql} RETURNING month, department_id, category_id, payee_id, "  # noqa: S608
-        "(contract_id IS NOT NULL) AS on_contract, base_amount), "
-        f"finest AS MATERIALIZED (SELECT {', '.join(finest_keys)}, SUM(base_amount) AS amount, "
-        f"COUNT(*) AS lines FROM inserted GROUP BY {', '.join(finest_keys)}), "
-        + ", ".join(
-            f"r{i} AS ({upsert(model, columns, yearly)})"
-            for i, (model, _selected, columns, yearly) in enumerate(ROLLUPS)
-        )
+        f"WITH inserted AS ({insert_sql} {_RETURNED}), "  # noqa: S608
+        f"finest AS MATERIALIZED (SELECT {keys}, SUM(base_amount) AS amount, "
+        f"COUNT(*) AS lines FROM inserted GROUP BY {keys}), "
+        + _upserts_from_finest()
         + " SELECT COALESCE(SUM(lines), 0), COALESCE(SUM(amount), 0) FROM finest"
     )
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         count, total = cursor.fetchone()
     return int(count), Decimal(total)
+
+
+# An import written in several parts (see analytics.services._LedgerWriter) sums each part's
+# inserted lines into a temporary table, and upserts the rollups once at the end: upserting
+# them after every part would rewrite the same rollup rows once per part.
+def rollups_finest_table_create(table: str) -> None:
+    """A temporary table (PostgreSQL, this connection, dropped at commit) for the sums."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"CREATE TEMPORARY TABLE {table} (month date, department_id bigint, "
+            "category_id bigint, payee_id bigint, on_contract boolean, "
+            "amount numeric(20, 2), lines bigint) ON COMMIT DROP"
+        )
+
+
+def rollups_insert_lines_summed(
+    *, insert_sql: str, params: Sequence[Any], finest_table: str
+) -> tuple[int, Decimal]:
+    """As rollups_insert_lines, but the inserted lines' sums go to `finest_table`; call
+    rollups_add_finest(finest_table) once after the last part, in the same transaction."""
+    keys = ", ".join(_FINEST_KEYS)
+    sql = (
+        f"WITH inserted AS ({insert_sql} {_RETURNED}), "  # noqa: S608
+        f"summed AS (INSERT INTO {finest_table} ({keys}, amount, lines) "
+        f"SELECT {keys}, SUM(base_amount), COUNT(*) FROM inserted GROUP BY {keys} "
+        "RETURNING amount, lines) "
+        "SELECT COALESCE(SUM(lines), 0), COALESCE(SUM(amount), 0) FROM summed"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        count, total = cursor.fetchone()
+    return int(count), Decimal(total)
+
+
+def rollups_add_finest(finest_table: str) -> None:
+    keys = ", ".join(_FINEST_KEYS)
+    sql = (
+        f"WITH finest AS MATERIALIZED (SELECT {keys}, SUM(amount) AS amount, "  # noqa: S608
+        f"SUM(lines) AS lines FROM {finest_table} GROUP BY {keys}), "
+        + _upserts_from_finest()
+        + " SELECT 1"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql)
 
 
 @transaction.atomic

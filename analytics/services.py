@@ -67,6 +67,9 @@ logger = logging.getLogger(__name__)
 
 # Rows parsed, resolved and staged per batch: bounds memory whatever the file's size.
 BATCH_ROWS = 20_000
+# A file imported on PostgreSQL moves into the ledger in parts of about this many rows: the
+# database inserts one part while Python parses the next (see _LedgerWriter).
+PART_ROWS = 250_000
 # Bad rows kept with their reasons; beyond this they are only counted (a file of nothing but
 # bad rows must not become millions of problem rows).
 PROBLEMS_STORED_MAX = 10_000
@@ -485,6 +488,82 @@ class _CopyStream:
             raise self.error
 
 
+class _Aborted(Exception):
+    """The parsing thread failed: the ledger writer rolls its transaction back."""
+
+
+class _LedgerWriter:
+    """Moves a file's staged parts into the ledger on a thread and a connection of its own,
+    while the loader parses the rest: the database inserts one part while Python parses the
+    next, where a single insert at the end would leave one of them idle.
+
+    All parts go in ONE transaction, open from the first part to the last, so the ledger
+    still changes all at once or not at all. The rollups are summed per part into a temporary
+    table and upserted once, at the end (upserting after every part would rewrite the same
+    rollup rows once per part). A line's occurrence number counts the lines with the same
+    identity in the earlier parts of the file too.
+    """
+
+    _FINEST = "spend_import_finest"
+
+    def __init__(self, loader: _Loader) -> None:
+        self.loader = loader
+        self.parts: queue.Queue[str | type[_Aborted] | None] = queue.Queue()
+        self.blank_rows = 0
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(
+            target=self._run, name=f"ledger {loader.spend_import.pk}", daemon=True
+        )
+        self.thread.start()
+
+    def add(self, staging: str) -> None:
+        """A staging table whose COPY has finished (committed), for the ledger."""
+        if self.error is not None:
+            raise self.error
+        self.parts.put(staging)
+
+    def finish(self, *, blank_rows: int) -> None:
+        """After the last part: wait for the commit; raise what went wrong in the thread."""
+        self.blank_rows = blank_rows
+        self.parts.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+    def abort(self) -> None:
+        if self.thread.is_alive():
+            self.parts.put(_Aborted)
+            self.thread.join()
+
+    def _run(self) -> None:
+        # Django gives this thread a connection of its own (connections are per thread).
+        loader = self.loader
+        done: list[str] = []
+        inserted, total = 0, Decimal(0)
+        try:
+            with transaction.atomic():
+                loader._lock_source()
+                rollups.rollups_finest_table_create(self._FINEST)
+                while (part := self.parts.get()) is not None:
+                    if part is _Aborted:
+                        raise _Aborted
+                    assert isinstance(part, str)
+                    insert_sql, params = loader._insert_sql(part, earlier=done)
+                    count, amount = rollups.rollups_insert_lines_summed(
+                        insert_sql=insert_sql, params=params, finest_table=self._FINEST
+                    )
+                    inserted, total = inserted + count, total + amount
+                    done.append(part)
+                rollups.rollups_add_finest(self._FINEST)
+                loader._finish_import(inserted=inserted, total=total, blank_rows=self.blank_rows)
+        except _Aborted:
+            pass
+        except BaseException as exc:  # noqa: BLE001 (handed to the loader in add() or finish())
+            self.error = exc
+        finally:
+            connection.close()
+
+
 class _Loader:
     def __init__(
         self, spend_import: SpendImport, progress: Callable[[SpendImport], None] | None = None
@@ -502,11 +581,13 @@ class _Loader:
         # A second connection can load the staging table only if it can see it: outside a
         # transaction (the worker and the command), never inside one (tests, callers' atomic).
         self.threaded = self.postgres and not connection.in_atomic_block
-        self.staging = (
+        self.staging_prefix = (
             f"analytics_spend_staging_{spend_import.pk}"
             if self.threaded
             else f"spend_staging_{spend_import.pk}"
         )
+        self.staging = ""
+        self.staging_tables: list[str] = []
         self.copy_stream: _CopyStream | None = None
         # The platform's own batches are small: their findings are recorded with them.
         self.scan_findings_now = True
@@ -524,19 +605,39 @@ class _Loader:
         self.scan_findings_now = False
         path = spend_import_path(self.spend_import)
         file_rows, rows = parsed_rows(path, self.spend_import.mapping)
+        # On PostgreSQL outside a transaction, parts of the file move into the ledger while
+        # the rest is parsed; elsewhere all rows are staged, then moved in one statement.
+        writer = _LedgerWriter(self) if self.threaded else None
         self._create_staging()
         try:
             batch: list[ParsedRow | RowProblem] = []
+            part_rows = 0
             for row in rows:
                 batch.append(row)
                 if len(batch) >= BATCH_ROWS:
                     self._stage(batch)
+                    part_rows += len(batch)
                     batch = []
                     self._report_progress(file_rows.bytes_read)
+                    if writer is not None and part_rows >= PART_ROWS:
+                        self._finish_copy()
+                        writer.add(self.staging)
+                        self._create_staging()
+                        part_rows = 0
             self._stage(batch)
             self._finish_copy()
             self._report_progress(file_rows.bytes_read)
-            self._move_to_ledger(blank_rows=file_rows.blank_rows)
+            if writer is None:
+                self._move_to_ledger(blank_rows=file_rows.blank_rows)
+            else:
+                writer.add(self.staging)
+                writer.finish(blank_rows=file_rows.blank_rows)
+                if self.progress:
+                    self.progress(self.spend_import)
+        except BaseException:
+            if writer is not None:
+                writer.abort()
+            raise
         finally:
             self._finish_copy()
             self._drop_staging()
@@ -553,7 +654,11 @@ class _Loader:
             self._drop_staging()
 
     def _create_staging(self) -> None:
+        """A new staging table (the next part, for a file loaded in parts), fed by COPY on a
+        connection of its own when threaded."""
         kind = "UNLOGGED" if self.threaded else "TEMPORARY"
+        self.staging = f"{self.staging_prefix}_{len(self.staging_tables) + 1}"
+        self.staging_tables.append(self.staging)
         with connection.cursor() as cursor:
             # A leftover of an import whose process was killed has the same name.
             cursor.execute(f"DROP TABLE IF EXISTS {self.staging}")
@@ -575,7 +680,9 @@ class _Loader:
 
     def _drop_staging(self) -> None:
         with connection.cursor() as cursor:
-            cursor.execute(f"DROP TABLE IF EXISTS {self.staging}")
+            for table in self.staging_tables:
+                cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        self.staging_tables = []
 
     def _report_progress(self, bytes_read: int) -> None:
         SpendImport.objects.filter(pk=self.spend_import.pk).update(
@@ -732,66 +839,92 @@ class _Loader:
 
     # Phase 2 --------------------------------------------------------------------------
 
+    def _insert_sql(self, staging: str, earlier: Sequence[str] = ()) -> tuple[str, list[Any]]:
+        """INSERT ... SELECT of one staging table into the ledger, skipping lines already
+        there. The n-th line with the same reference (or the same content) in the file is
+        line "#n": a payment split over several lines keeps them all, and the same file
+        imported again yields the same identities. Lines of `earlier` parts of the same file
+        count before this part's."""
+        columns = ", ".join(_LEDGER_COLUMNS)
+        occurrence = "ROW_NUMBER() OVER (PARTITION BY identity ORDER BY line_number)"
+        joined = ""
+        if earlier:
+            # Table names are ours (the staging tables of this import); nothing comes from users.
+            union = " UNION ALL ".join(
+                f"SELECT identity FROM {table}"  # noqa: S608
+                for table in earlier
+            )
+            joined = (
+                f" LEFT JOIN (SELECT identity, COUNT(*) AS seen FROM ({union}) e "  # noqa: S608
+                f"WHERE identity IN (SELECT identity FROM {staging}) GROUP BY identity) p "
+                "USING (identity)"
+            )
+            occurrence = f"COALESCE(p.seen, 0) + {occurrence}"
+        selected = ", ".join(
+            f"identity || '#' || ({occurrence})" if c == "identity" else c for c in _LEDGER_COLUMNS
+        )
+        # ON CONFLICT without a column list: the one unique key is (source, identity), and
+        # PostgreSQL accepts this form on a table partitioned by month (docs/scaling.md).
+        sql = (
+            f"INSERT INTO {SpendLine._meta.db_table} "  # noqa: S608 (names are ours)
+            f"(source_id, spend_import_id, {columns}) "
+            f"SELECT %s, %s, {selected} FROM {staging}{joined} WHERE 1 = 1 "
+            "ON CONFLICT DO NOTHING"
+        )
+        return sql, [self.source.pk, self.spend_import.pk]
+
+    def _lock_source(self) -> None:
+        # One import per source at a time moves lines in: keeps "already imported" counts
+        # exact when the same file is loaded twice at once.
+        SpendSource.objects.select_for_update().get(pk=self.source.pk)
+
     def _move_to_ledger(self, *, blank_rows: int) -> None:
         import_id = self.spend_import.pk
-        columns = ", ".join(_LEDGER_COLUMNS)
-        selected = ", ".join(
-            # The n-th line with the same reference (or the same content) in this file is
-            # line "#n": a payment split over several lines keeps them all, and the same
-            # file imported again yields the same identities.
-            "identity || '#' || ROW_NUMBER() OVER (PARTITION BY identity ORDER BY line_number)"
-            if c == "identity"
-            else c
-            for c in _LEDGER_COLUMNS
-        )
         with transaction.atomic():
-            # One import per source at a time moves lines in: keeps "already imported"
-            # counts exact when the same file is loaded twice at once.
-            SpendSource.objects.select_for_update().get(pk=self.source.pk)
-            # ON CONFLICT without a column list: the one unique key is (source, identity), and
-            # PostgreSQL accepts this form on a table partitioned by month (docs/scaling.md).
-            insert_sql = (
-                f"INSERT INTO {SpendLine._meta.db_table} "  # noqa: S608 (names are ours)
-                f"(source_id, spend_import_id, {columns}) "
-                f"SELECT %s, %s, {selected} FROM {self.staging} WHERE 1 = 1 "
-                "ON CONFLICT DO NOTHING"
-            )
-            params = [self.source.pk, import_id]
-            where = "spend_import_id = %s"
+            self._lock_source()
+            insert_sql, params = self._insert_sql(self.staging)
             if self.postgres:
                 inserted, total = rollups.rollups_insert_lines(insert_sql=insert_sql, params=params)
             else:
                 with connection.cursor() as cursor:
                     cursor.execute(insert_sql, params)
                     inserted = cursor.rowcount
-                rollups.rollups_add_lines(where=where, params=[import_id])
+                rollups.rollups_add_lines(where="spend_import_id = %s", params=[import_id])
                 total = SpendLine.objects.filter(spend_import_id=import_id).aggregate(
                     total=Sum("base_amount")
                 )["total"] or Decimal("0")
-            if self.scan_findings_now:
-                from analytics.anomalies import anomalies_scan_lines
+            self._finish_import(inserted=inserted, total=total, blank_rows=blank_rows)
+        if self.progress:
+            self.progress(self.spend_import)
 
-                anomalies_scan_lines(where=where, params=[import_id])
-            else:
-                # A file's findings are looked for on the worker once its lines are in: the
-                # ledger and the dashboards do not wait for the scan (analytics.tasks).
-                from analytics.tasks import scan_spend_import_findings
+    def _finish_import(self, *, inserted: int, total: Decimal, blank_rows: int) -> None:
+        """The import's counts and its finished state, in the transaction that moved its lines."""
+        import_id = self.spend_import.pk
+        where = "spend_import_id = %s"
+        if self.scan_findings_now:
+            from analytics.anomalies import anomalies_scan_lines
 
-                transaction.on_commit(lambda: scan_spend_import_findings.delay(import_id))
-            # A fresh copy: the state field is protected and cannot be refreshed in place.
-            spend_import = SpendImport.objects.select_for_update().get(pk=import_id)
-            spend_import.rows_read = self.rows_read
-            spend_import.rows_bad = self.rows_bad
-            spend_import.rows_blank = blank_rows
-            spend_import.rows_imported = inserted
-            spend_import.rows_already_imported = self.rows_read - self.rows_bad - inserted
-            spend_import.total_base_amount = Decimal(total).quantize(CENT)
-            spend_import.bytes_read = spend_import.file_size
-            spend_import.finished_at = timezone.now()
-            if self.scan_findings_now:
-                spend_import.findings_scanned_at = spend_import.finished_at
-            spend_import.finish()
-            spend_import.save()
+            anomalies_scan_lines(where=where, params=[import_id])
+        else:
+            # A file's findings are looked for on the worker once its lines are in: the
+            # ledger and the dashboards do not wait for the scan (analytics.tasks).
+            from analytics.tasks import scan_spend_import_findings
+
+            transaction.on_commit(lambda: scan_spend_import_findings.delay(import_id))
+        # A fresh copy: the state field is protected and cannot be refreshed in place.
+        spend_import = SpendImport.objects.select_for_update().get(pk=import_id)
+        spend_import.rows_read = self.rows_read
+        spend_import.rows_bad = self.rows_bad
+        spend_import.rows_blank = blank_rows
+        spend_import.rows_imported = inserted
+        spend_import.rows_already_imported = self.rows_read - self.rows_bad - inserted
+        spend_import.total_base_amount = Decimal(total).quantize(CENT)
+        spend_import.bytes_read = spend_import.file_size
+        spend_import.finished_at = timezone.now()
+        if self.scan_findings_now:
+            spend_import.findings_scanned_at = spend_import.finished_at
+        spend_import.finish()
+        spend_import.save()
         logger.info(
             "spend import %s: %s lines imported, %s already there, %s bad",
             import_id,
@@ -800,5 +933,3 @@ class _Loader:
             self.rows_bad,
         )
         self.spend_import = spend_import
-        if self.progress:
-            self.progress(spend_import)

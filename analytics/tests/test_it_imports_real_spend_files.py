@@ -212,6 +212,59 @@ def test_it_imports_the_same_outside_a_transaction_as_the_worker_does() -> None:
     assert _ledger_total() == total
 
 
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_imports_a_file_in_parts_as_it_would_in_one(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On PostgreSQL a long file moves into the ledger part by part while the rest is read:
+    the lines, their identities, totals and rollups are those of a one-part import."""
+    from analytics.tests.test_it_keeps_rollups_equal_to_the_lines import (
+        assert_rollups_match_the_lines,
+    )
+
+    path = DATASETS / "leeds-council-spend-over-500" / "2011-06.csv"
+    rows, total = _expected(path, LEEDS)
+    whole = _import(path, "Leeds in one part", LEEDS)
+    monkeypatch.setattr(services, "BATCH_ROWS", 50)
+    monkeypatch.setattr(services, "PART_ROWS", 100)
+    parts = _import(path, "Leeds in parts", LEEDS)
+
+    assert (parts.rows_imported, parts.total_base_amount) == (rows, total)
+    assert (whole.rows_imported, whole.total_base_amount) == (rows, total)
+
+    def identities(spend_import: SpendImport) -> list[tuple[str, int, Decimal]]:
+        return sorted(
+            SpendLine.objects.filter(spend_import=spend_import).values_list(
+                "identity", "line_number", "base_amount"
+            )
+        )
+
+    assert identities(parts) == identities(whole)
+    assert_rollups_match_the_lines()
+
+
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+def test_it_adds_nothing_when_a_later_part_fails(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parts already moved are in the same transaction as the last: a failure at the end
+    leaves the ledger and the rollups as they were."""
+    from analytics import rollups
+    from analytics.models import SpendCube
+
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(services, "BATCH_ROWS", 50)
+    monkeypatch.setattr(services, "PART_ROWS", 100)
+    monkeypatch.setattr(rollups, "rollups_add_finest", broken)
+    monkeypatch.setattr(rollups, "rollups_add_lines", broken)
+    path = DATASETS / "leeds-council-spend-over-500" / "2011-06.csv"
+
+    failed = _import(path, "Leeds ledger", LEEDS)
+
+    assert failed.state == ImportState.FAILED
+    assert "nothing was added" in failed.error
+    assert SpendLine.objects.count() == 0
+    assert SpendCube.objects.count() == 0
+
+
 CABINET_FILES = sorted(p.name for p in (DATASETS / "cabinet-office-spend-over-25k").glob("*.csv"))
 
 
@@ -230,12 +283,15 @@ def test_it_imports_each_cabinet_office_month_and_again_adds_nothing(name: str) 
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.parametrize("part_rows", [2, 250_000], ids=["parts of 2 rows", "one part"])
 def test_it_numbers_repeated_lines_across_batches_the_same_on_every_import(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, part_rows: int
 ) -> None:
-    """The same payment line three times in a file, in different batches: three lines, and
-    importing the file again, or a later file with a fourth, adds nothing, then one."""
+    """The same payment line three times in a file, in different batches (and, on
+    PostgreSQL, in different parts moved into the ledger while the rest is read): three
+    lines, and importing the file again, or a later file with a fourth, adds nothing, then one."""
     monkeypatch.setattr(services, "BATCH_ROWS", 2)
+    monkeypatch.setattr(services, "PART_ROWS", part_rows)
     header = "Date,Amount,Supplier,Ref\n"
     same = "01/03/2026,100.00,Acme Ltd,INV-7\n"
     other = [f"02/03/2026,5.00,Beta Ltd,B-{n}\n" for n in range(5)]
