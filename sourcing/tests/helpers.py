@@ -187,3 +187,23 @@ def make_award(org: Any, rfq: Rfq, quote: Quote, *, rank: int = 1) -> Award:
     Rfq.objects.filter(pk=rfq.pk).update(state=RfqState.AWARDED)
     rfq.refresh_from_db()
     return award
+
+
+# --- Orders (helper C) ----------------------------------------------------------------------
+
+
+def awarded_po(org: Any) -> Any:
+    """A draft PO for Northwind's approved award (2 laptops at 1,150.00 GBP, delivery in 10
+    days), created by org.procurement through sourcing.orders.po_create_from_award."""
+    from sourcing.orders import po_create_from_award
+
+    rfq, northwind, _contoso = closed_rfq_with_two_quotes(org)
+    award = make_award(org, rfq, northwind)
+    return po_create_from_award(award_id=award.pk, by=org.procurement)
+
+
+def issued_po(org: Any) -> Any:
+    """awarded_po, issued by org.procurement (its email is queued on commit, not sent)."""
+    from sourcing.orders import po_issue
+
+    return po_issue(po_id=awarded_po(org).pk, by=org.procurement)
