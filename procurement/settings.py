@@ -404,6 +404,7 @@ SPECTACULAR_SETTINGS = {
         "SanctionsMatchStatusEnum": "vendors.models.SanctionsMatch.Status",
         "ContractStateEnum": "vendors.models.ContractState",
         "SpendImportStateEnum": "analytics.models.ImportState",
+        "PoStateEnum": "sourcing.models.PoState",
         # Several serializers have an "action" or "kind"; these keep the names the API had.
         "ActionEnum": "requests.services.ACTIONS",
         "KindEnum": ["transition", "comment"],

@@ -15,6 +15,7 @@ from django.db.models import Model
 from analytics.models import AnomalyKind, Payee, SpendAnomaly, SpendImport, SpendLine
 from procurement.models import AuditEntry, CostCentre, Department, Role, User, UserRole
 from requests.models import LineItem, PurchaseRequest, RequestState
+from sourcing.models import Invoice, PurchaseOrder, Quote, Rfq, Saving
 from vendors.models import Assessment, Contract, SanctionsEntry, SanctionsMatch, Vendor
 
 SEEDED: list[type[Model]] = [
@@ -34,6 +35,11 @@ SEEDED: list[type[Model]] = [
     SpendLine,
     Payee,
     SpendAnomaly,
+    Rfq,
+    Quote,
+    PurchaseOrder,
+    Invoice,
+    Saving,
 ]
 
 
@@ -66,10 +72,14 @@ def test_it_creates_departments_one_user_per_role_and_sample_requests(settings) 
     ada = User.objects.get(username="ada")
     assert ada.is_staff
     assert ada.is_superuser
-    states = set(PurchaseRequest.objects.filter(requester=alice).values_list("state", flat=True))
+    samples = PurchaseRequest.objects.filter(
+        requester=alice, title__in=["Laptops for three new engineers", "Design tool licences"]
+    )
+    states = set(samples.values_list("state", flat=True))
     assert states == {RequestState.DRAFT, RequestState.PENDING_APPROVAL}
-    # Made through the services, so the history is there too.
-    assert AuditEntry.objects.filter(action="submit").count() == 1
+    # Made through the services, so the history is there too (the sourcing demo's two
+    # requests were submitted and approved as well).
+    assert AuditEntry.objects.filter(action="submit").count() == 3
 
 
 @pytest.mark.django_db
@@ -89,6 +99,31 @@ def test_it_gives_the_spend_pages_something_to_show(settings) -> None:
     assert Payee.objects.get(key="amazon").spellings.count() == 3
     kinds = set(SpendAnomaly.objects.values_list("kind", flat=True))
     assert kinds == {AnomalyKind.DUPLICATE_PAYMENT, AnomalyKind.SPLIT_PURCHASE}
+
+
+@pytest.mark.django_db
+def test_it_gives_the_sourcing_pages_something_to_show(settings) -> None:
+    """One RFQ closed with two quotes waiting to be compared, one taken all the way to a
+    matched invoice, made through the services as procurement and the vendors would."""
+    settings.DEBUG = True
+
+    call_command("seed_demo")
+
+    waiting = Rfq.objects.get(title="Monitors for the design team")
+    assert waiting.state == "closed"
+    assert Quote.objects.filter(invitation__rfq=waiting, superseded_at=None).count() == 2
+    assert waiting.invitations.filter(is_prospect=True).count() == 1
+    done = Rfq.objects.get(title="Docking stations for hot desks")
+    assert done.state == "awarded"
+    po = PurchaseOrder.objects.get(award__rfq=done)
+    assert (po.number, po.state) == (f"PO-{po.created_at.year}-000001", "received")
+    invoice = Invoice.objects.get(po=po)
+    assert invoice.state == "matched"
+    assert SpendLine.objects.filter(
+        payee__vendor=po.vendor, reference__startswith=po.number
+    ).exists()
+    # The revision (176.50 from 182.00 a dock, ten docks) is the saving on the first quote.
+    assert Saving.objects.get(award__rfq=done).saved_base == 55
 
 
 @pytest.mark.django_db
@@ -161,6 +196,8 @@ def test_it_seeds_vendors_in_the_states_a_buyer_meets(settings):
         "Northwind Hardware Ltd": "approved",
         "Cloudberry Analytics GmbH": "under_review",
         "Kestrel Global Trading LLC": "under_review",
+        # Invited to quote while still a prospect (flagged so on the RFQ).
+        "Fabrikam Displays Ltd": "prospect",
     }
     # The renewal pipeline has something in it, and the sanctions review something to judge.
     contract = Contract.objects.get()

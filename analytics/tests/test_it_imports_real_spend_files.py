@@ -230,7 +230,7 @@ def test_it_imports_a_file_in_parts_as_it_would_in_one(monkeypatch: pytest.Monke
     assert (parts.rows_imported, parts.total_base_amount) == (rows, total)
     assert (whole.rows_imported, whole.total_base_amount) == (rows, total)
 
-    def identities(spend_import: SpendImport) -> list[tuple[str, int, Decimal]]:
+    def identities(spend_import: SpendImport) -> list[tuple[str, int | None, Decimal]]:
         return sorted(
             SpendLine.objects.filter(spend_import=spend_import).values_list(
                 "identity", "line_number", "base_amount"

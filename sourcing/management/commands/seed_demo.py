@@ -120,11 +120,13 @@ class Command(BaseCommand):
                 users["alice"], departments["it"], vendors["Northwind Hardware Ltd"]
             )
             spend_lines = self._spend(users["pat"])
+            rfqs = self._sourcing(users, vendors)
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(departments)} departments, {len(users)} users "
                 f"({', '.join(users)}), {len(vendors)} vendors, "
-                f"{created_requests} new sample requests, {spend_lines} new spend lines. "
+                f"{created_requests} new sample requests, {spend_lines} new spend lines, "
+                f"{rfqs} new RFQs. "
                 f"Password for every demo user: {DEMO_PASSWORD}"
             )
         )
@@ -444,3 +446,162 @@ class Command(BaseCommand):
         return spend_lines_add(
             source=source, lines=lines, label="demo spend", user=buyer
         ).rows_imported
+
+    # --- Sourcing ---------------------------------------------------------------------
+
+    def _approved(self, requester: User, data: RequestInput) -> PurchaseRequest:
+        """A request submitted and approved on every step of its route, as its approvers would."""
+        from approvals.models import ApprovalStep, Decision, StepState
+        from approvals.services import approval_step_decide
+
+        request = purchase_request_create(requester=requester, data=data)
+        purchase_request_transition(request_id=request.pk, by=requester, action="submit")
+        while step := (
+            ApprovalStep.objects.filter(request=request, state=StepState.PENDING)
+            .order_by("stage", "position", "id")
+            .first()
+        ):
+            assignment = step.approvers.filter(decision=Decision.PENDING).first()
+            if assignment is None:
+                break
+            approval_step_decide(
+                step_id=step.pk, by=assignment.approver, action="approve", comment="Demo"
+            )
+        return PurchaseRequest.objects.get(pk=request.pk)
+
+    def _sourcing(self, users: dict[str, User], vendors: dict[str, Vendor]) -> int:
+        """Two RFQs made through the services, as procurement and the vendors would: one
+        closed with two quotes waiting to be compared and awarded, and one taken all the way
+        to a matched invoice (a purchase order, a receipt, spend in analytics and a saving)."""
+        from sourcing.awards import award_make
+        from sourcing.invoices import invoice_record
+        from sourcing.orders import po_issue
+        from sourcing.quotes import QuoteInput, quote_submit
+        from sourcing.receipts import receipt_record
+        from sourcing.rfqs import (
+            rfq_close,
+            rfq_create_from_request,
+            rfq_invite,
+            rfq_open,
+            rfq_prices_set,
+        )
+
+        alice, pat, fiona = users["alice"], users["pat"], users["fiona"]
+        northwind = vendors["Northwind Hardware Ltd"]
+        if PurchaseRequest.objects.filter(title="Monitors for the design team").exists():
+            return 0
+        fabrikam = Vendor.objects.filter(legal_name="Fabrikam Displays Ltd").first()
+        if fabrikam is None:
+            fabrikam = vendor_create(
+                by=pat,
+                data=VendorInput(
+                    legal_name="Fabrikam Displays Ltd",
+                    country="GB",
+                    vendor_type_id=VendorType.objects.get(code="hardware").pk,
+                    owner_id=pat.pk,
+                    contacts=[
+                        ContactInput(
+                            name="Bids team", email="bids@fabrikam.example", is_primary=True
+                        )
+                    ],
+                ),
+                not_a_duplicate=True,
+            )
+        department = alice.department
+        assert department is not None
+        cost_centre = CostCentre.objects.get(code="IT-100")
+        hardware = Category.objects.get(code="hardware")
+        needed_by = timezone.localdate() + dt.timedelta(days=45)
+        valid_until = timezone.localdate() + dt.timedelta(days=60)
+
+        def request_for(title: str, lines: list[LineItemInput]) -> PurchaseRequest:
+            return self._approved(
+                alice,
+                RequestInput(
+                    title=title,
+                    justification="Demo: the design team moves to 4K work.",
+                    department=department,
+                    cost_centre=cost_centre,
+                    category=hardware,
+                    needed_by=needed_by,
+                    currency=settings.BASE_CURRENCY,
+                    line_items=lines,
+                ),
+            )
+
+        def quote(invitation_id: int, rfq_lines: list, prices: list[str], days: int) -> None:
+            quote_submit(
+                invitation_id=invitation_id,
+                data=QuoteInput(
+                    currency=settings.BASE_CURRENCY,
+                    delivery_days=days,
+                    valid_until=valid_until,
+                    terms="30 days net.",
+                    prices={
+                        line.pk: Decimal(price)
+                        for line, price in zip(rfq_lines, prices, strict=True)
+                    },
+                ),
+            )
+
+        # 1. Closed, two quotes in, ready to compare (one vendor is still a prospect).
+        request = request_for(
+            "Monitors for the design team",
+            [
+                LineItemInput("27-inch 4K monitor", Decimal("4"), Decimal("420.00")),
+                LineItemInput("Monitor arm", Decimal("4"), Decimal("85.00")),
+            ],
+        )
+        rfq = rfq_create_from_request(request_id=request.pk, by=pat)
+        rfq_prices_set(
+            rfq_id=rfq.pk,
+            by=pat,
+            target_price=Decimal("1850.00"),
+            walk_away_price=Decimal("2100.00"),
+        )
+        first = rfq_invite(rfq_id=rfq.pk, by=pat, vendor_id=northwind.pk)
+        second = rfq_invite(rfq_id=rfq.pk, by=pat, vendor_id=fabrikam.pk)
+        rfq_open(rfq_id=rfq.pk, by=pat)
+        lines = list(rfq.lines.order_by("position", "id"))
+        quote(first.pk, lines, ["405.00", "79.00"], 7)
+        quote(second.pk, lines, ["389.00", "92.00"], 12)
+        rfq_close(rfq_id=rfq.pk, by=pat)
+
+        # 2. Awarded, ordered, received and invoiced.
+        request = request_for(
+            "Docking stations for hot desks",
+            [LineItemInput("USB-C docking station", Decimal("10"), Decimal("189.00"))],
+        )
+        rfq = rfq_create_from_request(request_id=request.pk, by=pat)
+        rfq_prices_set(
+            rfq_id=rfq.pk,
+            by=pat,
+            target_price=Decimal("1750.00"),
+            walk_away_price=Decimal("1950.00"),
+        )
+        invitation = rfq_invite(rfq_id=rfq.pk, by=pat, vendor_id=northwind.pk)
+        rfq_open(rfq_id=rfq.pk, by=pat)
+        lines = list(rfq.lines.order_by("position", "id"))
+        quote(invitation.pk, lines, ["182.00"], 5)
+        quote(invitation.pk, lines, ["176.50"], 5)  # a revision: the saving against the first
+        rfq_close(rfq_id=rfq.pk, by=pat)
+        winning = invitation.quotes.get(superseded_at__isnull=True)
+        award = award_make(rfq_id=rfq.pk, by=pat, quote_id=winning.pk)
+        po = po_issue(po_id=award.purchase_order.pk, by=pat)
+        po_line = po.lines.get()
+        receipt_record(
+            po_id=po.pk,
+            by=alice,
+            received_on=timezone.localdate(),
+            lines={po_line.pk: Decimal("10")},
+        )
+        invoice_record(
+            po_id=po.pk,
+            by=fiona,
+            number="NW-INV-1042",
+            invoice_date=timezone.localdate(),
+            currency=po.currency,
+            total=po.total,
+            lines={po_line.pk: (Decimal("10"), po_line.unit_price)},
+        )
+        return 2
