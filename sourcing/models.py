@@ -815,10 +815,22 @@ class MatchTolerance(models.Model):
 
     class Meta:
         constraints = [
+            # One row per vendor and category, per vendor alone, per category alone (three
+            # partial constraints: SQLite has no NULLS NOT DISTINCT).
             models.UniqueConstraint(
                 fields=["vendor", "category"],
-                nulls_distinct=False,
+                condition=models.Q(vendor__isnull=False, category__isnull=False),
                 name="one_tolerance_per_vendor_and_category",
+            ),
+            models.UniqueConstraint(
+                fields=["vendor"],
+                condition=models.Q(category__isnull=True),
+                name="one_tolerance_per_vendor",
+            ),
+            models.UniqueConstraint(
+                fields=["category"],
+                condition=models.Q(vendor__isnull=True),
+                name="one_tolerance_per_category",
             ),
             models.CheckConstraint(
                 condition=models.Q(vendor__isnull=False) | models.Q(category__isnull=False),
