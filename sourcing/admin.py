@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
 from sourcing.models import (
@@ -16,6 +17,7 @@ from sourcing.models import (
     PurchaseOrder,
     Quote,
     Rfq,
+    RfqState,
 )
 
 
@@ -53,7 +55,16 @@ class RfqAdmin(ReadOnlyAdmin):
 
 @admin.register(Quote)
 class QuoteAdmin(ReadOnlyAdmin):
+    """Only the quotes of RFQs that were closed: a sealed quote's amounts are shown to nobody
+    before the close, staff included (the same rule as sourcing.rfqs.rfq_is_sealed)."""
+
     list_display = ["invitation", "revision", "currency", "tco", "submitted_at", "superseded_at"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Quote]:
+        sealed = Q(invitation__rfq__state__in=[RfqState.DRAFT, RfqState.OPEN]) | Q(
+            invitation__rfq__state=RfqState.CANCELLED, invitation__rfq__closed_at__isnull=True
+        )
+        return super().get_queryset(request).exclude(sealed)
 
 
 @admin.register(PurchaseOrder)

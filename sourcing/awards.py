@@ -102,6 +102,13 @@ def award_make(*, rfq_id: int, by: User, quote_id: int, justification: str = "")
                 f"{rfq.reference} is {rfq.get_state_display().lower()}: only an RFQ closed for "
                 "evaluation can be awarded."
             )
+        if rfq.walk_away_price is None or rfq.target_price is None:
+            # The pages and the API refuse to show quotes then; the service refuses too, or an
+            # award could skip the walk-away check (and its extra approval) altogether.
+            raise Conflict(
+                f"{rfq.reference} has no target and walk-away prices: they are set before "
+                "quotes are seen, and an award is checked against them."
+            )
         quote = (
             Quote.objects.select_related("invitation__vendor")
             .filter(

@@ -15,6 +15,7 @@ from uuid import uuid4
 from django.conf import settings
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.db.models.functions import Lower
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
 from procurement.models import Category, Role
@@ -885,7 +886,11 @@ class Invoice(ConcurrentTransitionMixin, models.Model):
     class Meta:
         ordering = ["-recorded_at", "-id"]
         constraints = [
-            models.UniqueConstraint(fields=["vendor", "number"], name="invoice_number_per_vendor"),
+            # "inv-1" and "INV-1" are the same invoice: recorded twice at the same instant
+            # against two POs of one vendor, the database refuses the second (a double payment).
+            models.UniqueConstraint(
+                "vendor", Lower("number"), name="invoice_number_per_vendor_ignoring_case"
+            ),
             models.CheckConstraint(condition=models.Q(total__gt=0), name="invoice_total_positive"),
         ]
 
