@@ -92,11 +92,13 @@ def _score_forms(
     evaluation: Evaluation, bound: CriterionScoreForm | None
 ) -> dict[tuple[int, int], CriterionScoreForm]:
     forms_by_cell = {}
+    names: dict[tuple[int, int], str] = {}
     for criterion in evaluation.criteria:
         if criterion.kind != CriterionKind.CUSTOM:
             continue
         for column in evaluation.columns:
             key = (criterion.pk, column.invitation.pk)
+            names[key] = f"{column.invitation.vendor} on {criterion.name}"
             result = next(r for r in column.criteria if r.criterion.pk == criterion.pk)
             initial: dict[str, object] = {
                 "criterion": criterion.pk,
@@ -116,6 +118,11 @@ def _score_forms(
         for cell in forms_by_cell:
             if (str(cell[0]), str(cell[1])) == bound_key:
                 forms_by_cell[cell] = bound
+    # The inputs sit in a cell of the scrolling matrix: named by aria-label, as a visually
+    # hidden label there would widen a phone's page (see rfq_forms.TableFormSet).
+    for key, form in forms_by_cell.items():
+        form.fields["score"].widget.attrs["aria-label"] = f"Score of {names[key]} (0 to 100)"
+        form.fields["note"].widget.attrs["aria-label"] = f"Note on the score of {names[key]}"
     return forms_by_cell
 
 

@@ -74,6 +74,13 @@ class ReasonForm(forms.Form):
     )
 
 
+class CancelForm(ReasonForm):
+    # Shown in the Actions panel next to other actions: the label says what it is for.
+    reason = forms.CharField(
+        label="Reason to cancel", max_length=REASON_MAX, widget=forms.Textarea(attrs={"rows": 2})
+    )
+
+
 class DecisionForm(forms.Form):
     action = forms.ChoiceField(choices=[("approve", "Approve"), ("refuse", "Refuse")])
     comment = forms.CharField(
@@ -86,9 +93,7 @@ class DecisionForm(forms.Form):
 
 
 class ReceiptForm(forms.Form):
-    received_on = forms.DateField(
-        label="Received on", widget=_date_widget()
-    )
+    received_on = forms.DateField(label="Received on", widget=_date_widget())
     note = forms.CharField(
         label="Note",
         required=False,
@@ -126,9 +131,7 @@ class ReceiptForm(forms.Form):
 
 class InvoiceForm(forms.Form):
     number = forms.CharField(label="Vendor's invoice number", max_length=60)
-    invoice_date = forms.DateField(
-        label="Invoice date", widget=_date_widget()
-    )
+    invoice_date = forms.DateField(label="Invoice date", widget=_date_widget())
     currency = forms.ChoiceField(label="Currency")
     total = _price_field("Total as printed", required=True)
 

@@ -68,9 +68,12 @@ def po_portal(request: HttpRequest, token: str) -> HttpResponse:
     except PoLinkDead as error:
         return _dead(request, error)
     except Conflict as error:
-        return _page(
-            request, po_from_token(token), message=error.message, message_level="error", status=409
-        )
+        try:
+            # Read again for the page: cancelled or sent anew meanwhile, it is a dead link.
+            current = po_from_token(token)
+        except PoLinkDead as dead:
+            return _dead(request, dead)
+        return _page(request, current, message=error.message, message_level="error", status=409)
     return _page(
         request,
         po,

@@ -22,6 +22,7 @@ from sourcing.access import may_approve_as, may_resolve_invoices, may_see_sourci
 from sourcing.invoices import invoice_record, invoice_reject, invoice_release, invoice_rematch
 from sourcing.models import ChangeOrderState, Invoice, InvoiceState, PoState, PurchaseOrder
 from sourcing.order_forms import (
+    CancelForm,
     ChangeOrderForm,
     DecisionForm,
     InvoiceForm,
@@ -139,7 +140,7 @@ def _render_detail(
         "invoices": list(po_invoices(po)),
         "can_resolve": may_resolve_invoices(user),
         "can_rematch": may_source(user) or may_resolve_invoices(user),
-        "cancel_form": forms.get("cancel") or ReasonForm(),
+        "cancel_form": forms.get("cancel") or CancelForm(),
         "change_form": forms.get("change") or ChangeOrderForm(po_lines=po_lines),
         "receipt_form": forms.get("receipt") or ReceiptForm(statuses=statuses),
         "invoice_form": forms.get("invoice")
@@ -190,7 +191,7 @@ def po_issue_view(request: HttpRequest, po_id: int) -> HttpResponse:
 @require_POST
 def po_cancel_view(request: HttpRequest, po_id: int) -> HttpResponse:
     po = _get_or_404(request, po_id)
-    form = ReasonForm(request.POST)
+    form = CancelForm(request.POST)
     if not form.is_valid():
         return _render_detail(request, po, forms={"cancel": form}, status=400)
     try:

@@ -12,7 +12,7 @@ from typing import Any, cast
 from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
-from django.forms import formset_factory
+from django.forms import BaseFormSet, formset_factory
 from django.utils import timezone
 
 from procurement.files import human_size
@@ -100,8 +100,44 @@ class RfqLineForm(forms.Form):
         )
 
 
+class TableFormSet(BaseFormSet):
+    """A formset shown as a table, one form a row. The column headers say what each input
+    is; each input is named for screen readers with its row ("Quantity, line 2") by an
+    aria-label. Not a visually hidden <label>: that one is positioned absolutely, escapes
+    the table's scrolling box and makes a phone's whole page scroll sideways."""
+
+    row_noun = "row"
+
+    def add_fields(self, form: forms.Form, index: int | None) -> None:
+        super().add_fields(form, index)
+        if index is None:
+            return
+        for name, field in form.fields.items():
+            if field.widget.is_hidden:
+                continue
+            field.widget.attrs["aria-label"] = (
+                f"Remove {self.row_noun} {index + 1}"
+                if name == "DELETE"
+                else f"{form[name].label}, {self.row_noun} {index + 1}"
+            )
+
+
+class RfqLineTableFormSet(TableFormSet):
+    row_noun = "line"
+
+
+class CriterionTableFormSet(TableFormSet):
+    row_noun = "criterion"
+
+
 RfqLineFormSet = formset_factory(
-    RfqLineForm, extra=1, can_delete=True, min_num=0, max_num=200, validate_max=True
+    RfqLineForm,
+    formset=RfqLineTableFormSet,
+    extra=1,
+    can_delete=True,
+    min_num=0,
+    max_num=200,
+    validate_max=True,
 )
 
 
@@ -122,7 +158,7 @@ def rfq_line_formset(rfq: Rfq, data: Any = None) -> Any:
 
 
 class CriterionForm(forms.Form):
-    kind = forms.ChoiceField(choices=CriterionKind.choices)
+    kind = forms.ChoiceField(label="Scores", choices=CriterionKind.choices)  # its column header
     name = forms.CharField(max_length=120)
     weight = forms.DecimalField(
         label="Weight (%)", min_value=0, max_value=100, max_digits=5, decimal_places=2
@@ -134,7 +170,12 @@ class CriterionForm(forms.Form):
 
 
 CriterionFormSet = formset_factory(
-    CriterionForm, extra=1, can_delete=True, max_num=20, validate_max=True
+    CriterionForm,
+    formset=CriterionTableFormSet,
+    extra=1,
+    can_delete=True,
+    max_num=20,
+    validate_max=True,
 )
 
 
@@ -180,7 +221,10 @@ class InviteForm(forms.Form):
 
 
 class ReasonForm(forms.Form):
-    reason = forms.CharField(max_length=5000, widget=forms.Textarea(attrs={"rows": 2}))
+    # Shown in the Actions panel next to other actions: the label says what it is for.
+    reason = forms.CharField(
+        label="Reason to cancel", max_length=5000, widget=forms.Textarea(attrs={"rows": 2})
+    )
 
 
 class ReopenForm(forms.Form):
@@ -271,8 +315,12 @@ class QuoteForm(forms.Form):
                 decimal_places=2,
                 widget=forms.NumberInput(attrs={"step": "0.01", "inputmode": "decimal"}),
             )
+            # Named by an aria-label in the table of prices (see TableFormSet for why).
             self.fields[note_key(line.pk)] = forms.CharField(
-                label=f"Note: {line.description}", required=False, max_length=300
+                label=f"Note: {line.description}",
+                required=False,
+                max_length=300,
+                widget=forms.TextInput(attrs={"aria-label": f"Note: {line.description}"}),
             )
 
     @classmethod

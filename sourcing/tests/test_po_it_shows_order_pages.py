@@ -124,7 +124,10 @@ def test_it_shows_a_receipt_error_next_to_its_line_and_records_nothing(org):
     )
 
     assert page.status_code == 400
-    assert f'id="id_receipt_quantity_{line.pk}_error">Only 2 of 2 is still to be received.' in page.text
+    assert (
+        f'id="id_receipt_quantity_{line.pk}_error">Only 2 of 2 is still to be received.'
+        in page.text
+    )
     assert not Receipt.objects.exists()
     done = client.post(
         f"/orders/{po.pk}/receipts/",
