@@ -94,6 +94,9 @@ class SpendRows:
     lines: Sum | Count
     # The rows under a contract.
     on_contract: Q
+    # Each payee has one row at most (one calendar year of the yearly payee rollup): its
+    # sums need no GROUP BY.
+    one_row_per_payee: bool = False
 
     @property
     def amount(self) -> Sum:
@@ -147,6 +150,10 @@ def spend_rows(
             column="amount",
             lines=Sum("lines"),
             on_contract=Q(on_contract=True),
+            one_row_per_payee=model is SpendByYearPayee
+            and filters.month_from is not None
+            and filters.month_to is not None
+            and filters.month_from.year == filters.month_to.year,
         )
     lines = SpendLine.objects.filter(filters.q()).order_by()
     if days is not None:
@@ -259,23 +266,17 @@ class _VendorTotals:
 
     def __init__(self, source: SpendRows) -> None:
         self.source = source
-        per_payee = source.rows.values("payee_id").annotate(total=source.amount, count=source.lines)
+        if source.one_row_per_payee:
+            per_payee = source.rows.values("payee_id", total=F(source.column), count=F("lines"))
+        else:
+            per_payee = source.rows.values("payee_id").annotate(
+                total=source.amount, count=source.lines
+            )
         sql, params = per_payee.query.sql_with_params()
         self.per_payee_sql, self.params = sql, list(params)
         self._top: list[tuple[str, int, str, Decimal, int]] = []
         self._top_limit = 0  # how many were asked for (fewer may exist)
         self._summary: tuple[int, Decimal, int] = (0, ZERO, 0)
-
-    def _fetch(self, select: str, tail: str = "", *, names: bool = False) -> list[tuple[Any, ...]]:
-        joins = f"JOIN {Payee._meta.db_table} p ON p.id = per_payee.payee_id"
-        if names:
-            joins += f" LEFT JOIN {Vendor._meta.db_table} v ON v.id = p.vendor_id"
-        with connections[self.source.rows.db].cursor() as cursor:
-            cursor.execute(
-                f"SELECT {select} FROM ({self.per_payee_sql}) per_payee {joins} {tail}",  # noqa: S608 (ours)
-                self.params,
-            )
-            return cursor.fetchall()
 
     def top(self, limit: int) -> list[tuple[str, int, str, Decimal, int]]:
         """The `limit` largest, largest first and named: (param, id, name, amount, lines).
@@ -284,15 +285,29 @@ class _VendorTotals:
         grouped rows), which `summary` then answers from."""
         if limit > self._top_limit:
             self._top_limit = limit
-            rows = self._fetch(
-                "p.vendor_id, CASE WHEN p.vendor_id IS NULL THEN p.id END, "
-                "SUM(per_payee.total), SUM(per_payee.count), MAX(v.legal_name), MAX(p.name), "
-                "COUNT(*) OVER (), SUM(SUM(per_payee.total)) OVER (), "
-                "SUM(SUM(per_payee.count)) OVER ()",
+            # Names are joined to the `limit` rows kept, not carried through the grouping of
+            # every payee (most of a large ledger's payees are unmatched, each its own group).
+            # Every name in these statements is ours; values travel as parameters.
+            ranked = (
+                "SELECT p.vendor_id, CASE WHEN p.vendor_id IS NULL THEN p.id END AS payee_id, "  # noqa: S608
+                "SUM(per_payee.total) AS total, SUM(per_payee.count) AS count, "
+                "COUNT(*) OVER () AS groups, SUM(SUM(per_payee.total)) OVER () AS all_total, "
+                "SUM(SUM(per_payee.count)) OVER () AS all_count "
+                f"FROM ({self.per_payee_sql}) per_payee "
+                f"JOIN {Payee._meta.db_table} p ON p.id = per_payee.payee_id "
                 "GROUP BY p.vendor_id, CASE WHEN p.vendor_id IS NULL THEN p.id END "
-                f"ORDER BY 3 DESC, 1, 2 LIMIT {int(limit)}",
-                names=True,
+                f"ORDER BY 3 DESC, 1, 2 LIMIT {int(limit)}"
             )
+            with connections[self.source.rows.db].cursor() as cursor:
+                cursor.execute(
+                    "SELECT top.vendor_id, top.payee_id, top.total, top.count, v.legal_name, "  # noqa: S608
+                    f"named.name, top.groups, top.all_total, top.all_count FROM ({ranked}) top "
+                    f"LEFT JOIN {Vendor._meta.db_table} v ON v.id = top.vendor_id "
+                    f"LEFT JOIN {Payee._meta.db_table} named ON named.id = top.payee_id "
+                    "ORDER BY top.total DESC, top.vendor_id, top.payee_id",
+                    self.params,
+                )
+                rows = cursor.fetchall()
             self._top = [
                 ("vendor", row[0], _name(row[4]), _money(row[2]), int(row[3]))
                 if row[0] is not None
