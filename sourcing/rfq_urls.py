@@ -5,12 +5,24 @@ from __future__ import annotations
 
 from django.urls import URLPattern, URLResolver, path
 
+from sourcing import contract_price_views
 from sourcing import rfq_views as views
 
 app_name = "rfqs"
 
 urlpatterns: list[URLPattern | URLResolver] = [
     path("", views.rfq_list, name="list"),
+    # Prices agreed in a contract, for the benchmarks beside quotes.
+    path(
+        "contracts/<int:contract_id>/prices/",
+        contract_price_views.contract_prices_page,
+        name="contract-prices",
+    ),
+    path(
+        "contracts/<int:contract_id>/prices/<int:price_id>/remove/",
+        contract_price_views.contract_price_remove_view,
+        name="contract-price-remove",
+    ),
     path(
         "from-request/<int:request_id>/",
         views.rfq_create_from_request_view,
