@@ -84,6 +84,29 @@ def test_it_fits_the_sourcing_pages_on_a_phone(org, page: Page, log_in_as, scree
     Rfq.objects.filter(pk=closed.pk).update(
         state=RfqState.CLOSED, deadline=timezone.now() - dt.timedelta(minutes=1)
     )
+    # ...and a contract with an agreed price (the prices page procurement keeps).
+    from procurement.models import Category
+    from sourcing.models import ContractPrice
+    from vendors.contracts import ContractInput, contract_create
+
+    contract = contract_create(
+        by=org.procurement,
+        data=ContractInput(
+            vendor_id=po.vendor_id,
+            title="Laptop supply framework",
+            owner_id=org.procurement.pk,
+            value=Decimal("50000"),
+            currency="GBP",
+            start_date=today,
+            end_date=today + dt.timedelta(days=365),
+        ),
+    )
+    ContractPrice.objects.create(
+        contract=contract,
+        description="Laptop, 14 inch, 32 GB, with a three-year on-site warranty",
+        category=Category.objects.get(code="hardware"),
+        unit_price=Decimal("1100.00"),
+    )
     log_in_as(org.procurement)
 
     page.set_viewport_size({"width": 390, "height": 844})
@@ -102,6 +125,7 @@ def test_it_fits_the_sourcing_pages_on_a_phone(org, page: Page, log_in_as, scree
         ("/orders/invoices/on-hold/", "phone-invoices-on-hold"),
         (f"/orders/vendor/{po_link_token(po)}/", "phone-order-portal"),
         ("/analytics/savings/", "phone-savings"),
+        (f"/sourcing/contracts/{contract.pk}/prices/", "phone-contract-prices"),
     ]:
         response = page.goto(path)
         assert response is not None
