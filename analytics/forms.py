@@ -36,7 +36,7 @@ class ManyOptionsSelect(forms.Select):
         final_attrs = self.build_attrs(self.attrs, attrs)
         final_attrs["name"] = name
         chosen = set(self.format_value(value))
-        selected = format_html(" selected")
+        selected = format_html(" {}", "selected")
         options = format_html_join(
             "",
             '<option value="{}"{}>{}</option>',
