@@ -53,6 +53,9 @@ logger = logging.getLogger(__name__)
 LINK_SALT = "sourcing.quote-link.v1"
 ZERO = Decimal(0)
 QUESTION_MAX = 5000
+# Unanswered questions a vendor may have at once: each one emails the buyer, so a link cannot
+# be used to flood procurement's inbox; more can be asked once these are answered.
+QUESTIONS_WAITING_MAX = 10
 TERMS_MAX = 10_000
 NOTE_MAX = 300
 REASON_MAX = 2000
@@ -896,6 +899,14 @@ def question_ask(*, invitation_id: int, text: str) -> Question:
             raise Conflict(
                 f"The deadline was {_when(rfq.deadline)}; questions are no longer taken."
             )
+        # Counted under the invitation's row lock: two asked at once cannot both be the 10th.
+        waiting = Question.objects.filter(asked_by=invitation, answered_at__isnull=True).count()
+        if waiting >= QUESTIONS_WAITING_MAX:
+            message = (
+                f"You have {waiting} questions waiting for an answer; ask more once they "
+                "are answered."
+            )
+            raise Conflict(message, fields={"text": [message]})
         question = Question.objects.create(rfq=rfq, asked_by=invitation, text=text)
         audit_record(
             target=rfq,

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from procurement.errors import Conflict, InvalidInput
@@ -126,3 +127,24 @@ def test_it_refuses_a_blank_answer_and_a_second_answer(org, invited):
         question_answer(question_id=question.pk, by=org.procurement, answer="Two years.")
     question.refresh_from_db()
     assert question.answer == "Three years."
+
+
+def test_it_bounds_the_questions_a_vendor_may_have_waiting(org, invited):
+    """Each question emails the buyer: ten unanswered at once, then the vendor is told to wait
+    for answers; an answer frees a place."""
+    _, northwind, contoso, _ = invited
+    asked = [question_ask(invitation_id=northwind.pk, text=f"Question {n}?") for n in range(1, 11)]
+
+    with pytest.raises(Conflict, match="10 questions waiting for an answer"):
+        question_ask(invitation_id=northwind.pk, text="One more?")
+    page = Client().post(
+        portal_path(northwind), {"intent": "ask", "text": "One more?"}, follow=True
+    )
+
+    assert Question.objects.filter(asked_by=northwind).count() == 10
+    assert "10 questions waiting for an answer" in page.text
+    # Another vendor is not held back, and an answer frees a place.
+    question_ask(invitation_id=contoso.pk, text="Delivery to Leeds?")
+    question_answer(question_id=asked[0].pk, by=org.procurement, answer="See the instructions.")
+    question_ask(invitation_id=northwind.pk, text="One more?")
+    assert Question.objects.filter(asked_by=northwind).count() == 11
