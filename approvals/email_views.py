@@ -17,6 +17,7 @@ from django.shortcuts import render
 from django.views.decorators.http import require_http_methods
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
+from approvals import gates
 from approvals.models import StepState
 from approvals.selectors import approval_route
 from approvals.services import approval_step_decide
@@ -134,6 +135,7 @@ def _confirm(
         preselect=preselect,
         lines=list(link.request.line_items.all()),
         approved_so_far=[step for step in route if step.state == StepState.APPROVED],
+        decision_panels=gates.decision_panels(link.request),
     )
     response["Referrer-Policy"] = FORM_REFERRER_POLICY
     return response

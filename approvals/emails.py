@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import reverse
 
+from approvals import gates
 from approvals.models import ApprovalStep, Decision, StepState
 from approvals.selectors import approval_route
 from approvals.tokens import decision_link_needs_signin, decision_links
@@ -26,6 +27,8 @@ def send_step_pending_emails(*, step_id: int) -> int:
     lines = list(request.line_items.all())
     request_url = settings.SITE_URL + reverse("requests:detail", args=[request.pk])
     needs_signin = decision_link_needs_signin(request=request)
+    # The objective and the budget before and after this request, computed once per step.
+    panels = gates.decision_panels(request)
     sent = 0
     for assignment in step.approvers.select_related("approver").filter(decision=Decision.PENDING):
         person = assignment.approver
@@ -47,6 +50,7 @@ def send_step_pending_emails(*, step_id: int) -> int:
                 "request": request,
                 "lines": lines,
                 "approved_so_far": done,
+                "decision_panels": panels,
                 "url": request_url,
                 "link_hours": settings.APPROVAL_LINK_MAX_AGE_HOURS,
                 **links,

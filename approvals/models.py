@@ -219,6 +219,9 @@ class ApprovalStep(ConcurrentTransitionMixin, models.Model):
     rule = models.ForeignKey(
         ApprovalRule, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # Set when a higher app's gate added the step rather than a rule ("budget:12"): the gate
+    # knows its step was decided, and does not ask twice in the same round.
+    gate = models.CharField(max_length=64, blank=True)
     mode = models.CharField(max_length=10, choices=Mode.choices)
     required_approvals = models.PositiveSmallIntegerField()
     sla_hours = models.PositiveIntegerField(default=48)

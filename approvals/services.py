@@ -18,6 +18,7 @@ from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
 
+from approvals import gates
 from approvals.conditions import RequestFacts, rule_matches
 from approvals.models import (
     ApprovalPolicy,
@@ -57,6 +58,7 @@ class PlannedStep:
     rule: ApprovalRule | None = None
     sla_hours: int = 48
     on_overdue: str = "notify_manager"
+    gate: str = ""
 
 
 def active_policy() -> ApprovalPolicy | None:
@@ -154,14 +156,89 @@ def approval_route_plan(
     ]
 
 
+def _gate_steps(
+    request: PurchaseRequest, extra: Sequence[gates.ExtraStep], *, after_stage: int
+) -> list[PlannedStep]:
+    """A gate's steps, as a stage of their own after `after_stage`: the budget owner decides
+    once the others have approved. Never the requester."""
+    planned = []
+    for step in extra:
+        approvers = [
+            person
+            for person in step.approvers
+            if person.is_active and person.pk != request.requester_id
+        ]
+        if not approvers:
+            raise InvalidInput(
+                f'Nobody can approve the step "{step.name}" for this request. Ask finance to '
+                "name another budget owner."
+            )
+        planned.append(
+            PlannedStep(
+                name=step.name,
+                stage=after_stage + 1,
+                mode=Mode.ANY,
+                required_approvals=1,
+                approvers=approvers,
+                sla_hours=step.sla_hours,
+                gate=step.gate,
+            )
+        )
+    return planned
+
+
+def _final_gate_steps(
+    request: PurchaseRequest, *, by: User | None, passed: set[str], after_stage: int
+) -> list[PlannedStep]:
+    """Ask each gate, with the request locked, whether it may now be approved. A gate may
+    refuse (raises) or name steps still needed."""
+    extra = [
+        step
+        for gate in gates.installed()
+        for step in gate.at_final_approval(request, passed=passed, by=by)
+        if step.gate not in passed
+    ]
+    return _gate_steps(request, extra, after_stage=after_stage)
+
+
+def _create_steps(
+    *, request: PurchaseRequest, round_number: int, plan: Sequence[PlannedStep], position: int = 0
+) -> list[ApprovalStep]:
+    steps: list[ApprovalStep] = []
+    for offset, planned in enumerate(sorted(plan, key=lambda p: p.stage)):
+        step = ApprovalStep.objects.create(
+            request=request,
+            round=round_number,
+            stage=planned.stage,
+            position=position + offset,
+            name=planned.name,
+            rule=planned.rule,
+            gate=planned.gate,
+            mode=planned.mode,
+            required_approvals=planned.required_approvals,
+            sla_hours=planned.sla_hours,
+            on_overdue=planned.on_overdue,
+        )
+        StepApprover.objects.bulk_create(
+            StepApprover(step=step, approver=person) for person in planned.approvers
+        )
+        steps.append(step)
+    return steps
+
+
 def approval_route_start(*, request: PurchaseRequest, by: User | None) -> list[ApprovalStep]:
     """Freeze the route of a just-submitted, locked request and open its first stage.
 
     Runs inside the submit transaction (called by the workflow), so a refused plan
-    leaves the request a draft and writes nothing.
+    leaves the request a draft and writes nothing. Installed gates (planning's budget
+    check) may add a stage of their own after the policy's, or refuse the submission.
     """
     policy = active_policy()
     plan = approval_route_plan(request=request, policy=policy)
+    extra = [step for gate in gates.installed() for step in gate.at_submit(request)]
+    if extra:
+        last_stage = max((planned.stage for planned in plan or []), default=0)
+        plan = [*(plan or []), *_gate_steps(request, extra, after_stage=last_stage)]
     started = f"Policy: {policy.name}" if policy else "Default: line manager"
     if request.state == RequestState.SUBMITTED:
         purchase_request_apply(
@@ -175,6 +252,8 @@ def approval_route_start(*, request: PurchaseRequest, by: User | None) -> list[A
         # Re-approval after an amendment: the request is already pending approval.
         audit_record(target=request, actor=by, action="approval_started", comment=started)
     if plan is None:
+        plan = _final_gate_steps(request, by=None, passed=set(), after_stage=0) or None
+    if plan is None:
         floor = policy.auto_approve_floor if policy else 0
         purchase_request_apply(
             request=request,
@@ -185,24 +264,7 @@ def approval_route_start(*, request: PurchaseRequest, by: User | None) -> list[A
         )
         return []
     round_number = (request.approval_steps.aggregate(last=Max("round"))["last"] or 0) + 1
-    steps: list[ApprovalStep] = []
-    for position, planned in enumerate(sorted(plan, key=lambda p: p.stage)):
-        step = ApprovalStep.objects.create(
-            request=request,
-            round=round_number,
-            stage=planned.stage,
-            position=position,
-            name=planned.name,
-            rule=planned.rule,
-            mode=planned.mode,
-            required_approvals=planned.required_approvals,
-            sla_hours=planned.sla_hours,
-            on_overdue=planned.on_overdue,
-        )
-        StepApprover.objects.bulk_create(
-            StepApprover(step=step, approver=person) for person in planned.approvers
-        )
-        steps.append(step)
+    steps = _create_steps(request=request, round_number=round_number, plan=plan)
     _open_next_stage(request=request, steps=steps)
     return steps
 
@@ -389,6 +451,22 @@ def _decide_locked(
         if any(s.stage == step.stage and s.state != StepState.APPROVED for s in steps):
             return  # a parallel step of this stage is still open
         if _open_next_stage(request=request, steps=steps):
+            return
+        passed = {s.gate for s in steps if s.gate and s.state == StepState.APPROVED}
+        more = _final_gate_steps(
+            request, by=by, passed=passed, after_stage=max(s.stage for s in steps)
+        )
+        if more:
+            # A gate's answer changed while the route ran (the budget filled up): its step
+            # joins the route now, as a last stage, and the request waits for it.
+            added = _create_steps(
+                request=request, round_number=step.round, plan=more, position=len(steps)
+            )
+            for extra_step in added:
+                audit_record(
+                    target=request, actor=None, action="step_added", comment=extra_step.name
+                )
+            _open_next_stage(request=request, steps=added)
             return
         purchase_request_apply(
             request=request, by=by, action="approve", comment="Every approval step is approved."

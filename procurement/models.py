@@ -73,6 +73,88 @@ class Category(models.Model):
         return self.name
 
 
+class FiscalYear(models.Model):
+    """A budget year ("FY2027"). Years never overlap; a closed year takes no new requests."""
+
+    name = models.CharField(max_length=20, unique=True)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    is_closed = models.BooleanField(
+        default=False, help_text="Closed: no request may be submitted against this year."
+    )
+
+    class Meta:
+        ordering = ["starts_on"]
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(ends_on__gt=models.F("starts_on")),
+                name="fiscal_year_ends_after_it_starts",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @classmethod
+    def containing(cls, day: Any) -> FiscalYear | None:
+        return cls.objects.filter(starts_on__lte=day, ends_on__gte=day).first()
+
+
+class ObjectiveStatus(models.TextChoices):
+    PLANNED = "planned", "Planned"
+    ACTIVE = "active", "Active"
+    ACHIEVED = "achieved", "Achieved"
+    DROPPED = "dropped", "Dropped"
+
+
+# A request may name an objective only while it is one of these.
+OPEN_OBJECTIVE_STATUSES = [ObjectiveStatus.PLANNED, ObjectiveStatus.ACTIVE]
+
+
+class Objective(models.Model):
+    """A business objective purchases serve ("Move finance workloads to the cloud, FY2027").
+
+    Company-wide when `department` is empty, else only that department's requests may name it.
+    """
+
+    name = models.CharField(max_length=200)
+    description = models.TextField(blank=True, max_length=5000)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="objectives_owned"
+    )
+    fiscal_year = models.ForeignKey(FiscalYear, on_delete=models.PROTECT, related_name="objectives")
+    department = models.ForeignKey(
+        Department,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="objectives",
+        help_text="Empty: company-wide. Else only this department's requests may serve it.",
+    )
+    status = models.CharField(
+        max_length=16, choices=ObjectiveStatus.choices, default=ObjectiveStatus.ACTIVE
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["fiscal_year__starts_on", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["fiscal_year", "name"], name="objective_name_unique_per_year"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.fiscal_year})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status in OPEN_OBJECTIVE_STATUSES
+
+    def serves_department(self, department_id: int | None) -> bool:
+        return self.department_id is None or self.department_id == department_id
+
+
 class User(AbstractUser):
     department = models.ForeignKey(
         Department, null=True, blank=True, on_delete=models.SET_NULL, related_name="members"

@@ -46,6 +46,7 @@ INSTALLED_APPS = [
     "approvals",
     "analytics",
     "sourcing",
+    "planning",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,8 @@ urlpatterns = [
     path("api/sourcing/", include("sourcing.rfq_api_urls")),
     path("api/sourcing/", include("sourcing.evaluation_api_urls")),
     path("api/orders/", include("sourcing.order_api_urls")),
+    path("api/planning/", include("planning.budget_api_urls")),
+    path("api/planning/", include("planning.need_api_urls")),
     path("api/", include("requests.api_urls")),
     path("approvals/email/", include("approvals.email_urls")),
     path("approvals/", include("approvals.urls")),
@@ -44,6 +46,10 @@ urlpatterns = [
     path("sourcing/", include("sourcing.rfq_urls")),
     path("sourcing/", include("sourcing.evaluation_urls")),
     path("orders/", include("sourcing.order_urls")),
+    path("planning/budgets/", include("planning.budget_urls")),
+    path("planning/objectives/", include("planning.objective_urls")),
+    path("planning/needs/", include("planning.need_urls")),
+    path("planning/forecast/", include("planning.forecast_urls")),
     path("", include("requests.urls")),
 ]
 

@@ -36,7 +36,7 @@ from rest_framework.views import APIView
 
 from procurement.api import Pagination, error_responses, query_filters
 from procurement.errors import InvalidInput, NotFound
-from procurement.models import Category, CostCentre, Department, User
+from procurement.models import Category, CostCentre, Department, Objective, User
 from requests.models import Attachment, Comment, LineItem, PurchaseRequest, RequestState
 from requests.selectors import (
     RequestFilters,
@@ -202,6 +202,12 @@ class VendorRefSerializer(serializers.Serializer):
     state = serializers.CharField(help_text="Anything but approved adds a vendor review step.")
 
 
+class ObjectiveRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    fiscal_year = serializers.CharField(source="fiscal_year.name")
+
+
 class PurchaseRequestRowSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     reference = serializers.CharField(help_text="PR-000042")
@@ -216,6 +222,12 @@ class PurchaseRequestRowSerializer(serializers.Serializer):
     currency = serializers.CharField()
     processes_personal_data = serializers.BooleanField()
     vendor = VendorRefSerializer(allow_null=True)
+    objective = ObjectiveRefSerializer(
+        allow_null=True, help_text="The business objective it serves; null with a reason."
+    )
+    no_objective_reason = serializers.CharField(
+        help_text="Why it serves no objective (empty when it serves one)."
+    )
     version = serializers.IntegerField(help_text="Goes up by one on every edit.")
     total = serializers.DecimalField(
         max_digits=16,
@@ -390,6 +402,14 @@ class PurchaseRequestInputSerializer(serializers.ModelSerializer):
         required=False,
         help_text="The vendor's id, or null when procurement is to choose.",
         error_messages={"does_not_exist": "Unknown vendor {pk_value}."},
+    )
+    objective = serializers.PrimaryKeyRelatedField(
+        queryset=Objective.objects.all(),
+        allow_null=True,
+        required=False,
+        help_text="The id of the business objective it serves. Null (or left out) with a "
+        "no_objective_reason instead; one of the two is needed to submit.",
+        error_messages={"does_not_exist": "Unknown objective {pk_value}."},
     )
     line_items: serializers.ListSerializer[LineItem] = serializers.ListSerializer(
         child=LineItemInputSerializer(), required=False, max_length=MAX_LINE_ITEMS

@@ -19,7 +19,7 @@ from django.forms.utils import ErrorList
 from django.utils import timezone
 
 from procurement.files import human_size
-from procurement.models import Category, CostCentre, User
+from procurement.models import OPEN_OBJECTIVE_STATUSES, Category, CostCentre, Objective, User
 from requests.models import Attachment, LineItem, PurchaseRequest
 from requests.services import (
     MAX_LINE_ITEMS,
@@ -92,7 +92,11 @@ class PurchaseRequestForm(forms.ModelForm):
             "needed_by": forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d"),
             "currency": forms.Select,
         }
-        labels = {"cost_centre": "Cost centre", "needed_by": "Needed by"}
+        labels = {
+            "cost_centre": "Cost centre",
+            "needed_by": "Needed by",
+            "objective": "Business objective",
+        }
         help_texts = {"justification": "Why is this needed, and what happens without it?"}
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
@@ -129,6 +133,18 @@ class PurchaseRequestForm(forms.ModelForm):
             Q(pk__in=vendors_orderable().values("pk")) | Q(pk=current_vendor)
         )
         vendor_field.empty_label = "Not sure yet (procurement will choose)"
+        # Open objectives, company-wide or of the requester's department; the service says
+        # when the chosen one belongs to another department or has since closed.
+        current_objective = instance.objective_id if instance and instance.pk else None
+        objective_field = cast(forms.ModelChoiceField, self.fields["objective"])
+        objective_field.queryset = Objective.objects.filter(
+            (
+                Q(status__in=OPEN_OBJECTIVE_STATUSES)
+                & (Q(department__isnull=True) | Q(department_id=user.department_id))
+            )
+            | Q(pk=current_objective)
+        ).select_related("fiscal_year")
+        objective_field.empty_label = "None (say why below)"
         # Read at construction, so a changed settings.CURRENCIES is honoured. A forged value
         # is refused by the model's validate_currency, with the same message as the API gives.
         self.fields["currency"].widget.choices = [(code, code) for code in settings.CURRENCIES]
@@ -151,6 +167,8 @@ class PurchaseRequestForm(forms.ModelForm):
             currency=data["currency"],
             processes_personal_data=data["processes_personal_data"],
             vendor=data["vendor"],
+            objective=data["objective"],
+            no_objective_reason=data["no_objective_reason"],
             line_items=line_items,
         )
 

@@ -13,7 +13,7 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from procurement.models import Category, CostCentre, Department, Role
+from procurement.models import Category, CostCentre, Department, Objective, Role
 from requests.validators import validate_currency, validate_not_in_past
 
 if TYPE_CHECKING:
@@ -134,6 +134,21 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         on_delete=models.SET_NULL,
         related_name="purchase_requests",
     )
+    # Every submitted request says which business objective it serves, or why none.
+    objective = models.ForeignKey(
+        Objective,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="purchase_requests",
+        help_text="The business objective this purchase serves.",
+    )
+    no_objective_reason = models.CharField(
+        "serves no objective, because",
+        max_length=500,
+        blank=True,
+        help_text="Only when it serves no objective: say why (e.g. replacing broken equipment).",
+    )
     # Bumped on every edit: an emailed approval link names the version it was issued for.
     version = models.PositiveIntegerField(default=1, editable=False)
     # Always computed from the line items by the services; never taken from a client.
@@ -152,6 +167,11 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         constraints = [
             models.CheckConstraint(
                 condition=models.Q(total__gte=0), name="request_total_not_negative"
+            ),
+            # An objective, or a reason for none, never both.
+            models.CheckConstraint(
+                condition=models.Q(objective__isnull=True) | models.Q(no_objective_reason=""),
+                name="request_objective_or_reason_not_both",
             ),
         ]
         indexes = [models.Index(fields=["requester", "-created_at"])]

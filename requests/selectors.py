@@ -51,7 +51,7 @@ class RequestFilters:
 
 def purchase_request_list(*, user: User, filters: RequestFilters) -> QuerySet[PurchaseRequest]:
     requests = purchase_request_visible_to(user).select_related(
-        "requester", "department", "cost_centre", "category", "vendor"
+        "requester", "department", "cost_centre", "category", "vendor", "objective__fiscal_year"
     )
     if filters.scope == "mine":
         requests = requests.filter(requester=user)
@@ -89,6 +89,8 @@ def purchase_request_get(*, user: User, request_id: int) -> PurchaseRequest | No
             "category",
             "vendor",
             "contract",
+            "objective__fiscal_year",
+            "objective__owner",
         )
         .prefetch_related("line_items", "attachments")
         .filter(pk=request_id)

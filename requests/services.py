@@ -19,7 +19,15 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.files import delete_files, document_check, files_removed_on_error
-from procurement.models import AuditEntry, Category, CostCentre, Department, User
+from procurement.models import (
+    AuditEntry,
+    Category,
+    CostCentre,
+    Department,
+    FiscalYear,
+    Objective,
+    User,
+)
 from procurement.services import audit_record
 from requests import workflow
 from requests.models import (
@@ -52,6 +60,8 @@ REQUEST_FIELDS = (
     "currency",
     "processes_personal_data",
     "vendor",
+    "objective",
+    "no_objective_reason",
 )
 
 
@@ -77,6 +87,8 @@ class RequestInput:
     line_items: Sequence[LineItemInput] = field(default_factory=list)
     processes_personal_data: bool = False
     vendor: Vendor | None = None
+    objective: Objective | None = None
+    no_objective_reason: str = ""
 
 
 def _invalid(error: ValidationError, prefix: str = "") -> InvalidInput:
@@ -106,6 +118,9 @@ def _check_request_fields(request: PurchaseRequest, data: RequestInput) -> None:
         data.vendor.refresh_from_db(fields=["state", "legal_name"])
         if not data.vendor.orderable:
             errors["vendor"] = [_unorderable(data.vendor)]
+    objective_error = _objective_error(data.objective, data.department, data.no_objective_reason)
+    if objective_error:
+        errors.update(objective_error)
     if len(data.line_items) > MAX_LINE_ITEMS:
         errors["line_items"] = [f"A request can have at most {MAX_LINE_ITEMS} line items."]
     if errors:
@@ -115,6 +130,60 @@ def _check_request_fields(request: PurchaseRequest, data: RequestInput) -> None:
         request.full_clean(exclude=["requester", "state"])
     except ValidationError as error:
         raise _invalid(error) from None
+
+
+def _objective_error(
+    objective: Objective | None, department: Department, reason: str
+) -> dict[str, list[str]]:
+    """What is wrong with the objective a request names (empty when nothing is)."""
+    if objective is None:
+        return {}
+    if reason.strip():
+        return {
+            "no_objective_reason": [
+                "Leave this empty: the request serves an objective. Clear the objective to give "
+                "a reason instead."
+            ]
+        }
+    if not objective.serves_department(department.pk):
+        return {
+            "objective": [
+                f'"{objective.name}" is an objective of {objective.department}, not of '
+                f"{department}. Choose one of your department's or a company-wide objective."
+            ]
+        }
+    if not objective.is_open:
+        return {
+            "objective": [
+                f'"{objective.name}" is {objective.get_status_display().lower()}; '
+                "choose an open objective."
+            ]
+        }
+    return {}
+
+
+def _submit_checks(request: PurchaseRequest) -> None:
+    """What only a submission needs: an objective or a reason, and an open fiscal year."""
+    if request.objective_id is None and not request.no_objective_reason.strip():
+        message = "Say which business objective this serves, or why it serves none."
+        raise InvalidInput(
+            message,
+            fields={
+                "objective": [message],
+                "no_objective_reason": ["Give a reason when it serves no objective."],
+            },
+        )
+    if request.objective is not None:
+        problem = _objective_error(request.objective, request.department, "")
+        if problem:
+            raise InvalidInput(next(iter(problem.values()))[0], fields=problem)
+    year = FiscalYear.containing(request.needed_by)
+    if year is not None and year.is_closed:
+        message = (
+            f"{year} is closed: nothing more can be requested for it. Choose a date in an "
+            "open fiscal year."
+        )
+        raise InvalidInput(message, fields={"needed_by": [message]})
 
 
 def _replace_line_items(request: PurchaseRequest, items: Sequence[LineItemInput]) -> None:
@@ -172,6 +241,8 @@ def purchase_request_create(
         currency=data.currency,
         processes_personal_data=data.processes_personal_data,
         vendor=data.vendor,
+        objective=data.objective,
+        no_objective_reason=data.no_objective_reason.strip(),
     )
     _check_request_fields(request, data)
     with files_removed_on_error() as stored, transaction.atomic():
@@ -222,6 +293,7 @@ def purchase_request_update(
         _require_editable(request, by)
         for name in REQUEST_FIELDS:
             setattr(request, name, getattr(data, name))
+        request.no_objective_reason = request.no_objective_reason.strip()
         _check_request_fields(request, data)
         _replace_line_items(request, data.line_items)
         request.version += 1
@@ -355,6 +427,7 @@ def purchase_request_transition(
                 raise InvalidInput(
                     error.messages[0], fields={"needed_by": error.messages}
                 ) from None
+            _submit_checks(request)
         flow = workflow.current()
         if action in DECISIONS and flow.may_decide(request, by):
             # An approver's decision: the workflow records it and moves the request when it is final.

@@ -23,6 +23,7 @@ def request_input(org: Any, **overrides: Any) -> RequestInput:
         "category": Category.objects.get(code="hardware"),
         "needed_by": timezone.localdate() + dt.timedelta(days=14),
         "currency": "GBP",
+        "no_objective_reason": "Replaces laptops past their service life",
         "line_items": [
             LineItemInput(
                 description="Laptop", quantity=Decimal("2"), unit_price=Decimal("1249.99")

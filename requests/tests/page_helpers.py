@@ -48,6 +48,7 @@ def request_form_data(
         "category": str(Category.objects.get(code="hardware").pk),
         "needed_by": (timezone.localdate() + dt.timedelta(days=14)).isoformat(),
         "currency": "GBP",
+        "no_objective_reason": "Replaces laptops past their service life",
         "intent": intent,
         "line_items-TOTAL_FORMS": str(len(lines)),
         "line_items-INITIAL_FORMS": str(initial_forms),

@@ -62,6 +62,8 @@ def test_it_lists_a_row_with_every_documented_field(org):
         "currency": "GBP",
         "processes_personal_data": False,
         "vendor": None,
+        "objective": None,
+        "no_objective_reason": "Keeps the team working",
         "version": 1,
         "total": "2500.00",
         "created_at": row["created_at"],

@@ -340,6 +340,7 @@ class Command(BaseCommand):
                     category=Category.objects.get(code="hardware"),
                     needed_by=needed_by,
                     currency=settings.BASE_CURRENCY,
+                    no_objective_reason="Day-to-day running of the team",
                     vendor=vendor,
                     line_items=[
                         LineItemInput("14-inch laptop, 32 GB", Decimal("3"), Decimal("1450.00")),
@@ -357,6 +358,7 @@ class Command(BaseCommand):
                     category=Category.objects.get(code="software"),
                     needed_by=needed_by,
                     currency=settings.BASE_CURRENCY,
+                    no_objective_reason="Day-to-day running of the team",
                     line_items=[LineItemInput("Annual seat", Decimal("5"), Decimal("144.00"))],
                 ),
                 False,
@@ -525,6 +527,7 @@ class Command(BaseCommand):
                     category=hardware,
                     needed_by=needed_by,
                     currency=settings.BASE_CURRENCY,
+                    no_objective_reason="Day-to-day running of the team",
                     line_items=lines,
                 ),
             )

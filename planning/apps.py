@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from django.apps import AppConfig
+
+
+class PlanningConfig(AppConfig):
+    name = "planning"
+    verbose_name = "Planning"
+
+    def ready(self) -> None:
+        from approvals import gates
+        from planning.budgets import BudgetGate
+        from planning.panels import budget_panel
+        from requests import workflow
+
+        gates.install(BudgetGate())
+        workflow.register_detail_panel(budget_panel)

@@ -1,0 +1,589 @@
+"""Budgets: what they have consumed (computed, never stored), setting and revising them, and
+the budget check that approvals runs at submission and at final approval.
+
+Consumption of a budget, all in the base currency, over what falls in its scope (its cost
+centre; its category and objective when set) and its fiscal year:
+
+- commitments
+  - approved requests not (or no longer) on a live purchase order: their total, from
+    approval until they are closed or cancelled (states approved, ordered, received);
+  - open purchase orders (draft to received): what is not yet invoiced of their total;
+- actuals
+  - matched or released invoices of those orders: the sum of their lines, which is what
+    becomes spend;
+  - imported spend: spend lines of the budget's cost centre (and category) dated in the
+    year, except those the invoices above wrote (source "Purchase orders"), counted once.
+
+A request, and what was ordered and invoiced for it, is dated by its needed-by date;
+imported spend by its own date. Imported spend names no objective, so a budget narrowed
+to an objective counts only requests, orders and invoices.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+from django.conf import settings
+from django.db import IntegrityError, transaction
+from django.db.models import Q, QuerySet, Sum
+from django.utils import timezone
+
+from analytics.models import SpendLine
+from approvals.gates import DecisionPanel, ExtraStep, PanelRow
+from planning.models import Budget, BudgetRevision, ExtraApprover, OnExceed
+from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
+from procurement.models import (
+    Category,
+    CostCentre,
+    FiscalYear,
+    Objective,
+    Role,
+    User,
+)
+from procurement.money import to_base_currency
+from procurement.services import audit_record
+from requests.models import PurchaseRequest, RequestState
+from sourcing.invoices import SPEND_SOURCE_NAME
+from sourcing.models import PAYABLE_INVOICE_STATES, Invoice, PoState, PurchaseOrder
+
+logger = logging.getLogger(__name__)
+
+ZERO = Decimal("0.00")
+CENT = Decimal("0.01")
+# A budget amount fits Budget.amount (max_digits=16, 2 places).
+AMOUNT_LIMIT = Decimal(10) ** 14
+# Requests that hold money against a budget until they are closed or cancelled.
+COMMITTING_REQUEST_STATES = [RequestState.APPROVED, RequestState.ORDERED, RequestState.RECEIVED]
+OPEN_PO_STATES = [
+    PoState.DRAFT,
+    PoState.ISSUED,
+    PoState.ACKNOWLEDGED,
+    PoState.PARTIALLY_RECEIVED,
+    PoState.RECEIVED,
+]
+MANAGE_ROLES = (Role.FINANCE, Role.ADMIN)
+READ_ALL_ROLES = (Role.FINANCE, Role.PROCUREMENT, Role.ADMIN)
+
+
+# --- Consumption -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Consumption:
+    budget: Decimal
+    committed_requests: Decimal = ZERO
+    committed_orders: Decimal = ZERO
+    actual_invoices: Decimal = ZERO
+    actual_spend: Decimal = ZERO
+
+    @property
+    def committed(self) -> Decimal:
+        return self.committed_requests + self.committed_orders
+
+    @property
+    def actual(self) -> Decimal:
+        return self.actual_invoices + self.actual_spend
+
+    @property
+    def consumed(self) -> Decimal:
+        return self.committed + self.actual
+
+    @property
+    def available(self) -> Decimal:
+        return self.budget - self.consumed
+
+    @property
+    def over(self) -> bool:
+        return self.available < 0
+
+
+def _base(amount: Decimal, currency: str, on: dt.date) -> Decimal:
+    return to_base_currency(amount, currency, on=on)
+
+
+def request_base_total(request: PurchaseRequest) -> Decimal:
+    """The request's total in the base currency, at the rate of the day it was submitted (as
+    the approval rules convert it)."""
+    on = (request.submitted_at or timezone.now()).date()
+    return _base(request.total, request.currency, on)
+
+
+def _requests_in_scope(budget: Budget) -> QuerySet[PurchaseRequest]:
+    year = budget.fiscal_year
+    requests = PurchaseRequest.objects.filter(
+        cost_centre_id=budget.cost_centre_id,
+        needed_by__gte=year.starts_on,
+        needed_by__lte=year.ends_on,
+    )
+    if budget.category_id:
+        requests = requests.filter(category_id=budget.category_id)
+    if budget.objective_id:
+        requests = requests.filter(objective_id=budget.objective_id)
+    return requests
+
+
+def _invoice_amount(invoice: Invoice) -> Decimal:
+    total = sum(
+        (
+            (line.quantity * line.unit_price).quantize(CENT, rounding=ROUND_HALF_UP)
+            for line in invoice.lines.all()
+        ),
+        ZERO,
+    )
+    return _base(total, invoice.currency, invoice.invoice_date)
+
+
+def budget_consumption(*, budget: Budget, exclude_request_id: int | None = None) -> Consumption:
+    """What `budget` has consumed, computed afresh from the requests, orders, invoices and
+    spend lines in its scope. `exclude_request_id` leaves one request (and its orders and
+    invoices) out: the "before" of the approver's panel."""
+    requests = _requests_in_scope(budget)
+    if exclude_request_id is not None:
+        requests = requests.exclude(pk=exclude_request_id)
+    live_orders = PurchaseOrder.objects.exclude(state=PoState.CANCELLED)
+    committed_requests = sum(
+        (
+            request_base_total(request)
+            for request in requests.filter(state__in=COMMITTING_REQUEST_STATES).exclude(
+                pk__in=live_orders.values("request_id")
+            )
+        ),
+        ZERO,
+    )
+    committed_orders = ZERO
+    actual_invoices = ZERO
+    orders = (
+        PurchaseOrder.objects.filter(request__in=requests)
+        .exclude(state=PoState.CANCELLED)
+        .prefetch_related("invoices__lines")
+    )
+    for order in orders:
+        invoiced = ZERO
+        for invoice in order.invoices.all():
+            if invoice.state in PAYABLE_INVOICE_STATES:
+                invoiced += _invoice_amount(invoice)
+        actual_invoices += invoiced
+        if order.state in OPEN_PO_STATES:
+            order_total = _base(order.total, order.currency, order.created_at.date())
+            committed_orders += max(order_total - invoiced, ZERO)
+    actual_spend = ZERO
+    if not budget.objective_id:
+        year = budget.fiscal_year
+        lines = SpendLine.objects.filter(
+            department__cost_centre_id=budget.cost_centre_id,
+            date__gte=year.starts_on,
+            date__lte=year.ends_on,
+        ).exclude(source__name=SPEND_SOURCE_NAME)
+        if budget.category_id:
+            lines = lines.filter(category__category_id=budget.category_id)
+        actual_spend = lines.aggregate(total=Sum("base_amount"))["total"] or ZERO
+    return Consumption(
+        budget=budget.amount,
+        committed_requests=committed_requests,
+        committed_orders=committed_orders,
+        actual_invoices=actual_invoices,
+        actual_spend=actual_spend,
+    )
+
+
+def budgets_for_request(request: PurchaseRequest) -> QuerySet[Budget]:
+    """Every budget whose scope holds `request`: its cost centre's budget for the year of
+    its needed-by date, and any narrowed to its category or objective."""
+    scope = Q(category__isnull=True) | Q(category_id=request.category_id)
+    objective = Q(objective__isnull=True)
+    if request.objective_id:
+        objective |= Q(objective_id=request.objective_id)
+    return (
+        Budget.objects.filter(
+            scope,
+            objective,
+            cost_centre_id=request.cost_centre_id,
+            fiscal_year__starts_on__lte=request.needed_by,
+            fiscal_year__ends_on__gte=request.needed_by,
+        )
+        .select_related("fiscal_year", "cost_centre", "category", "objective", "owner")
+        .order_by("id")
+    )
+
+
+@dataclass(frozen=True)
+class BudgetImpact:
+    """A budget before and after one request: what the approver sees."""
+
+    budget: Budget
+    before: Consumption
+    this_request: Decimal
+
+    @property
+    def remaining_after(self) -> Decimal:
+        return self.before.available - self.this_request
+
+    @property
+    def exceeds(self) -> bool:
+        return self.remaining_after < 0
+
+
+def budget_impacts(
+    request: PurchaseRequest, budgets: Iterable[Budget] | None = None
+) -> list[BudgetImpact]:
+    amount = request_base_total(request)
+    return [
+        BudgetImpact(
+            budget=budget,
+            before=budget_consumption(budget=budget, exclude_request_id=request.pk),
+            this_request=amount,
+        )
+        for budget in (budgets_for_request(request) if budgets is None else budgets)
+    ]
+
+
+# --- The check approvals runs (installed as a gate from PlanningConfig.ready()) -----------
+
+
+def _money(amount: Decimal) -> str:
+    return f"{amount:,.2f} {settings.BASE_CURRENCY}"
+
+
+def _over_message(impact: BudgetImpact) -> str:
+    before = impact.before
+    return (
+        f"This request would take the budget {impact.budget} over its limit: budget "
+        f"{_money(before.budget)}, consumed {_money(before.consumed)}, this request "
+        f"{_money(impact.this_request)}, over by {_money(-impact.remaining_after)}. The budget "
+        "stops anything beyond it; ask finance to revise it, or lower the request."
+    )
+
+
+def _extra_step(budget: Budget) -> ExtraStep:
+    if budget.extra_approver == ExtraApprover.FINANCE:
+        people = list(
+            User.objects.filter(is_active=True, roles__role=Role.FINANCE)
+            .order_by("username")
+            .distinct()
+        )
+        name = f"Finance: over budget {budget}"
+    else:
+        people = [budget.owner]
+        name = f"Budget owner: over budget {budget}"
+    return ExtraStep(gate=f"budget:{budget.pk}", name=name[:120], approvers=people)
+
+
+class BudgetGate:
+    """Stop, warn or ask for an extra step when a request would exceed a budget."""
+
+    def at_submit(self, request: PurchaseRequest) -> list[ExtraStep]:
+        extra = []
+        for impact in budget_impacts(request):
+            if not impact.exceeds:
+                continue
+            if impact.budget.on_exceed == OnExceed.STOP:
+                raise InvalidInput(_over_message(impact))
+            if impact.budget.on_exceed == OnExceed.APPROVAL:
+                extra.append(_extra_step(impact.budget))
+            else:
+                audit_record(
+                    target=request,
+                    actor=None,
+                    action="budget_warning",
+                    comment=f"Over budget {impact.budget} by {_money(-impact.remaining_after)}.",
+                )
+        return extra
+
+    def at_final_approval(
+        self, request: PurchaseRequest, *, passed: set[str], by: User | None
+    ) -> list[ExtraStep]:
+        # Lock the budgets (in id order, after the request row every approver locks first):
+        # two requests approved at the same moment against one budget are decided one after
+        # the other, and the second counts the first once it has committed.
+        budgets = list(budgets_for_request(request).select_for_update(of=("self",)))
+        extra = []
+        for impact in budget_impacts(request, budgets):
+            if not impact.exceeds:
+                continue
+            budget = impact.budget
+            if budget.on_exceed == OnExceed.STOP:
+                raise Conflict(_over_message(impact))
+            if budget.on_exceed == OnExceed.APPROVAL:
+                if f"budget:{budget.pk}" not in passed:
+                    extra.append(_extra_step(budget))
+            else:
+                audit_record(
+                    target=request,
+                    actor=by,
+                    action="budget_warning",
+                    comment=f"Approved over budget {budget} by {_money(-impact.remaining_after)}.",
+                )
+        return extra
+
+    def panels(self, request: PurchaseRequest) -> list[DecisionPanel]:
+        return decision_panels(request)
+
+
+def decision_panels(request: PurchaseRequest) -> list[DecisionPanel]:
+    """The objective the request serves, and each budget it draws on before and after it."""
+    if request.objective_id and request.objective:
+        objective = request.objective
+        panels = [
+            DecisionPanel(
+                title="Objective",
+                rows=[
+                    PanelRow("Serves", objective.name, emphasis=True),
+                    PanelRow("Owner", str(objective.owner)),
+                    PanelRow("Period", str(objective.fiscal_year)),
+                    PanelRow("Status", objective.get_status_display()),
+                ],
+            )
+        ]
+    else:
+        panels = [
+            DecisionPanel(
+                title="Objective",
+                rows=[PanelRow("Serves", "No objective", emphasis=True)],
+                notes=[f"Reason given: {request.no_objective_reason or 'none yet'}"],
+                tone="warn",
+            )
+        ]
+    try:
+        impacts = budget_impacts(request)
+    except InvalidInput as error:  # a missing exchange rate: say so rather than fail the page
+        return [*panels, DecisionPanel(title="Budget", notes=[error.message], tone="warn")]
+    if not impacts:
+        year = FiscalYear.containing(request.needed_by)
+        panels.append(
+            DecisionPanel(
+                title="Budget",
+                notes=[
+                    f"No budget is set for cost centre {request.cost_centre.code}"
+                    + (f" in {year}." if year else " for this date.")
+                ],
+                tone="warn",
+            )
+        )
+    for impact in impacts:
+        before = impact.before
+        tone = "over" if impact.exceeds else "ok"
+        notes = []
+        if impact.exceeds:
+            notes.append(
+                f"Over budget by {_money(-impact.remaining_after)}. The budget says: "
+                f"{impact.budget.get_on_exceed_display()}."
+            )
+        panels.append(
+            DecisionPanel(
+                title=f"Budget {impact.budget}",
+                rows=[
+                    PanelRow("Budget", _money(before.budget)),
+                    PanelRow("Consumed before this request", _money(before.consumed)),
+                    PanelRow("This request", _money(impact.this_request)),
+                    PanelRow("Remaining after", _money(impact.remaining_after), emphasis=True),
+                    PanelRow("Owner", str(impact.budget.owner)),
+                ],
+                notes=notes,
+                tone=tone,
+            )
+        )
+    return panels
+
+
+# --- Setting and revising budgets -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class BudgetInput:
+    fiscal_year: FiscalYear
+    cost_centre: CostCentre
+    owner: User
+    amount: Decimal
+    category: Category | None = None
+    objective: Objective | None = None
+    phasing: Sequence[Decimal] = field(default_factory=list)
+    on_exceed: str = OnExceed.WARN
+    extra_approver: str = ExtraApprover.OWNER
+
+
+def _require_manager(user: User) -> None:
+    if not user.has_role(*MANAGE_ROLES):
+        raise NotAllowed("Only finance sets budgets.")
+
+
+def _check_amounts(amount: Decimal, phasing: Sequence[Decimal]) -> list[str]:
+    errors: dict[str, list[str]] = {}
+    if amount < 0:
+        errors["amount"] = ["A budget cannot be negative."]
+    elif amount >= AMOUNT_LIMIT:
+        errors["amount"] = ["That amount is too large."]
+    elif amount != amount.quantize(CENT):
+        errors["amount"] = ["Give the amount in cents at most."]
+    if phasing:
+        if len(phasing) != 12:
+            errors["phasing"] = ["Give twelve monthly amounts, one per month of the year."]
+        elif any(month < 0 for month in phasing):
+            errors["phasing"] = ["A month cannot be negative."]
+        elif sum(phasing, ZERO) != amount:
+            errors["phasing"] = [
+                f"The months add up to {sum(phasing, ZERO):,.2f}, not the budget's {amount:,.2f}."
+            ]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], fields=errors)
+    return []
+
+
+def _check_scope(data: BudgetInput) -> None:
+    errors: dict[str, list[str]] = {}
+    if data.fiscal_year.is_closed:
+        errors["fiscal_year"] = [f"{data.fiscal_year} is closed; its budgets are final."]
+    if data.objective is not None and not data.objective.serves_department(
+        data.cost_centre.department_id
+    ):
+        errors["objective"] = [
+            f'"{data.objective.name}" is an objective of {data.objective.department}, not of '
+            f"{data.cost_centre.department}, which cost centre {data.cost_centre.code} belongs to."
+        ]
+    if data.on_exceed not in OnExceed.values:
+        errors["on_exceed"] = [f"Choose one of {', '.join(OnExceed.values)}."]
+    if data.extra_approver not in ExtraApprover.values:
+        errors["extra_approver"] = [f"Choose one of {', '.join(ExtraApprover.values)}."]
+    if errors:
+        raise InvalidInput(next(iter(errors.values()))[0], fields=errors)
+
+
+def _overlap_message(data: BudgetInput) -> str:
+    scope = data.cost_centre.code
+    if data.category:
+        scope += f", {data.category}"
+    if data.objective:
+        scope += f', objective "{data.objective.name}"'
+    return (
+        f"There is already a budget for {scope} in {data.fiscal_year}: revise that one "
+        "instead of adding a second for the same scope and period."
+    )
+
+
+def budget_create(*, data: BudgetInput, by: User, reason: str = "") -> Budget:
+    """Set a budget: version 1, kept as the first revision. 400 for a negative amount,
+    phasing that does not add up, a closed year, an objective of another department, or a
+    second budget for the same scope and year."""
+    _require_manager(by)
+    _check_amounts(data.amount, data.phasing)
+    _check_scope(data)
+    phasing = [str(month) for month in data.phasing]
+    try:
+        with transaction.atomic():
+            budget = Budget.objects.create(
+                fiscal_year=data.fiscal_year,
+                cost_centre=data.cost_centre,
+                category=data.category,
+                objective=data.objective,
+                owner=data.owner,
+                amount=data.amount,
+                phasing=phasing,
+                on_exceed=data.on_exceed,
+                extra_approver=data.extra_approver,
+                created_by=by,
+            )
+            _record_revision(budget=budget, by=by, reason=reason or "Set")
+    except IntegrityError:
+        # Two finance users setting the same scope at the same instant: the constraint decides.
+        raise InvalidInput(
+            _overlap_message(data), fields={"cost_centre": [_overlap_message(data)]}
+        ) from None
+    return budget
+
+
+def _record_revision(*, budget: Budget, by: User, reason: str) -> BudgetRevision:
+    consumed = budget_consumption(budget=budget).consumed
+    revision = BudgetRevision.objects.create(
+        budget=budget,
+        version=budget.version,
+        amount=budget.amount,
+        phasing=budget.phasing,
+        on_exceed=budget.on_exceed,
+        owner=budget.owner,
+        reason=reason[:500],
+        consumed_then=consumed,
+        below_consumed=budget.amount < consumed,
+        created_by=by,
+    )
+    audit_record(
+        target=budget,
+        actor=by,
+        action="budget_set" if budget.version == 1 else "budget_revised",
+        comment=f"v{budget.version}: {_money(budget.amount)}"
+        + (f" (below the {_money(consumed)} already consumed)" if revision.below_consumed else "")
+        + (f". {reason}" if reason else ""),
+    )
+    return revision
+
+
+def budget_revise(
+    *,
+    budget_id: int,
+    by: User,
+    amount: Decimal,
+    reason: str,
+    phasing: Sequence[Decimal] = (),
+    on_exceed: str | None = None,
+    extra_approver: str | None = None,
+    owner: User | None = None,
+) -> BudgetRevision:
+    """A new version of a budget; the old one stays as a revision. A version below what is
+    already consumed is allowed, and flagged (on the revision and in the audit trail)."""
+    _require_manager(by)
+    reason = reason.strip()
+    if not reason:
+        raise InvalidInput(
+            "Say why the budget changes.", fields={"reason": ["A reason is required."]}
+        )
+    _check_amounts(amount, phasing)
+    with transaction.atomic():
+        budget = (
+            Budget.objects.select_for_update(of=("self",))
+            .select_related("fiscal_year", "cost_centre__department", "objective")
+            .filter(pk=budget_id)
+            .first()
+        )
+        if budget is None:
+            raise NotFound("No such budget.")
+        if budget.fiscal_year.is_closed:
+            raise Conflict(f"{budget.fiscal_year} is closed; its budgets are final.")
+        budget.amount = amount
+        budget.phasing = [str(month) for month in phasing]
+        if on_exceed is not None:
+            budget.on_exceed = on_exceed
+        if extra_approver is not None:
+            budget.extra_approver = extra_approver
+        if owner is not None:
+            budget.owner = owner
+        _check_scope(
+            BudgetInput(
+                fiscal_year=budget.fiscal_year,
+                cost_centre=budget.cost_centre,
+                owner=budget.owner,
+                amount=amount,
+                objective=budget.objective,
+                on_exceed=budget.on_exceed,
+                extra_approver=budget.extra_approver,
+            )
+        )
+        budget.version += 1
+        budget.save()
+        return _record_revision(budget=budget, by=by, reason=reason)
+
+
+def budgets_visible_to(user: User) -> QuerySet[Budget]:
+    """Finance, procurement and admins see every budget; a budget owner sees theirs; a
+    department head or manager sees their department's."""
+    budgets = Budget.objects.select_related(
+        "fiscal_year", "cost_centre", "category", "objective", "owner"
+    )
+    if user.has_role(*READ_ALL_ROLES):
+        return budgets
+    mine = Q(owner=user)
+    if user.has_role(Role.MANAGER) and user.department_id:
+        mine |= Q(cost_centre__department_id=user.department_id)
+    mine |= Q(cost_centre__department__head=user)
+    return budgets.filter(mine)
