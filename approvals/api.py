@@ -269,7 +269,10 @@ class ApprovedRequestAmendApi(APIView):
             "Replaces the line items. If the new total is more than "
             "APPROVAL_REAPPROVAL_TOLERANCE_PERCENT above the approved total, the request goes "
             "back to `pending_approval` with a new route; otherwise it stays `approved`. "
-            "The request's version goes up either way."
+            "The request's version goes up either way. A higher total is also checked "
+            "against the budgets in scope: a budget that stops overruns refuses it (409, "
+            "nothing changes); one that asks for an extra approval sends the request back to "
+            "`pending_approval` even within the tolerance."
         ),
         parameters=[
             OpenApiParameter(
@@ -285,7 +288,8 @@ class ApprovedRequestAmendApi(APIView):
                     400: "No line items, a bad line, or no reason.",
                     403: "Not procurement.",
                     404: "No such request, or not visible to you.",
-                    409: "The request is not approved.",
+                    409: "The request is not approved, or the new total would take a "
+                    "budget that stops overruns over its limit.",
                 }.items()
             },
         },

@@ -8,6 +8,9 @@ installs its workflow into requests.workflow. A gate is asked three things:
 - just before the request becomes approved, with the request row locked, whether it may:
   it may raise Conflict (a stop limit), or name steps still needed, which are added to the
   route then (its earlier answer may have changed while the route ran);
+- when procurement raises the total of an approved request (an amendment), with the request
+  locked, whether it may stay approved: it may raise Conflict (a stop limit), or name steps,
+  which send the request back to approval (the new round asks at_submit again);
 - what the approver should see beside the request (the approval page and email).
 """
 
@@ -27,6 +30,11 @@ class ExtraStep:
     name: str
     approvers: list[User]
     sla_hours: int = 48
+    # Who decides instead when none of `approvers` may (each is the requester, or already
+    # decides another step of the route while one person may decide only one), and the
+    # step's name then.
+    fallback: list[User] = field(default_factory=list)
+    fallback_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -53,6 +61,8 @@ class Gate(Protocol):
     def at_final_approval(
         self, request: PurchaseRequest, *, passed: set[str], by: User | None
     ) -> list[ExtraStep]: ...
+
+    def at_amendment(self, request: PurchaseRequest, *, by: User) -> list[ExtraStep]: ...
 
     def panels(self, request: PurchaseRequest) -> list[DecisionPanel]: ...
 

@@ -157,25 +157,38 @@ def approval_route_plan(
 
 
 def _gate_steps(
-    request: PurchaseRequest, extra: Sequence[gates.ExtraStep], *, after_stage: int
+    request: PurchaseRequest,
+    extra: Sequence[gates.ExtraStep],
+    *,
+    after_stage: int,
+    busy: frozenset[int] | set[int] = frozenset(),
 ) -> list[PlannedStep]:
     """A gate's steps, as a stage of their own after `after_stage`: the budget owner decides
-    once the others have approved. Never the requester."""
+    once the others have approved. Never the requester, nor (when the policy allows one
+    decision per person) someone in `busy`, who decides another step of this round: then
+    the gate's fallback (finance) decides."""
     planned = []
     for step in extra:
-        approvers = [
-            person
-            for person in step.approvers
-            if person.is_active and person.pk != request.requester_id
-        ]
+
+        def allowed(people: Sequence[User]) -> list[User]:
+            return [
+                person
+                for person in people
+                if person.is_active and person.pk != request.requester_id and person.pk not in busy
+            ]
+
+        approvers, name = allowed(step.approvers), step.name
+        if not approvers and (step.fallback or step.fallback_name):
+            approvers, name = allowed(step.fallback), step.fallback_name or step.name
         if not approvers:
             raise InvalidInput(
-                f'Nobody can approve the step "{step.name}" for this request. Ask finance to '
-                "name another budget owner."
+                f'Nobody can approve the step "{name}" for this request (its requester may '
+                "not, nor someone who decides another of its steps). Ask finance to name "
+                "another budget owner, or an admin to give someone the finance role."
             )
         planned.append(
             PlannedStep(
-                name=step.name,
+                name=name,
                 stage=after_stage + 1,
                 mode=Mode.ANY,
                 required_approvals=1,
@@ -185,6 +198,24 @@ def _gate_steps(
             )
         )
     return planned
+
+
+def _one_decision_per_person() -> bool:
+    policy = active_policy()
+    return policy is None or policy.one_decision_per_person
+
+
+def _bound_to_decide(plan: Sequence[PlannedStep]) -> set[int]:
+    """People a planned route cannot do without: every approver of a step that needs all of
+    its group (a step of one person, or mode "all")."""
+    if not _one_decision_per_person():
+        return set()
+    return {
+        person.pk
+        for planned in plan
+        if planned.required_approvals >= len(planned.approvers)
+        for person in planned.approvers
+    }
 
 
 def _final_gate_steps(
@@ -198,7 +229,17 @@ def _final_gate_steps(
         for step in gate.at_final_approval(request, passed=passed, by=by)
         if step.gate not in passed
     ]
-    return _gate_steps(request, extra, after_stage=after_stage)
+    busy: set[int] = set()
+    if _one_decision_per_person():
+        busy = set(
+            StepApprover.objects.filter(
+                step__request=request,
+                step__round=request.approval_steps.aggregate(last=Max("round"))["last"] or 0,
+            )
+            .exclude(decision__in=[Decision.PENDING, Decision.NOT_NEEDED])
+            .values_list("approver_id", flat=True)
+        )
+    return _gate_steps(request, extra, after_stage=after_stage, busy=busy)
 
 
 def _create_steps(
@@ -238,7 +279,10 @@ def approval_route_start(*, request: PurchaseRequest, by: User | None) -> list[A
     extra = [step for gate in gates.installed() for step in gate.at_submit(request)]
     if extra:
         last_stage = max((planned.stage for planned in plan or []), default=0)
-        plan = [*(plan or []), *_gate_steps(request, extra, after_stage=last_stage)]
+        plan = [
+            *(plan or []),
+            *_gate_steps(request, extra, after_stage=last_stage, busy=_bound_to_decide(plan or [])),
+        ]
     started = f"Policy: {policy.name}" if policy else "Default: line manager"
     if request.state == RequestState.SUBMITTED:
         purchase_request_apply(
@@ -987,7 +1031,9 @@ def purchase_request_amend_approved(
     Locks the request row. If the new total is more than APPROVAL_REAPPROVAL_TOLERANCE_PERCENT
     above the total last approved, the request goes back to pending approval with a new
     route round under the active policy (its approvers are emailed after commit); else it
-    stays approved. Either way the version goes up (emailed links of the old version die)
+    stays approved. A total that goes up is also put to the installed gates (the budget
+    check, which locks the budgets): a limit that stops it is a 409 and nothing changes; a
+    gate that asks for a step sends the request back to approval even within the tolerance. Either way the version goes up (emailed links of the old version die)
     and the timeline records the old and new totals. All or nothing.
     """
     comment = comment.strip()
@@ -1035,13 +1081,27 @@ def purchase_request_amend_approved(
             comment=f"Total {old_total} → {request.total} {currency} (approved: {approved}, "
             f"re-approval above {ceiling}). {comment}",
         )
-        if request.total > ceiling:
+        steps: list[gates.ExtraStep] = []
+        if request.total > old_total:
+            # More money than before: a stop budget refuses it (Conflict rolls it all back);
+            # a budget asking for a step needs it decided for the new total.
+            steps = [
+                step for gate in gates.installed() for step in gate.at_amendment(request, by=by)
+            ]
+        if request.total > ceiling or steps:
+            reason = (
+                f"The total {request.total} {currency} is more than {tolerance}% above "
+                f"the approved {approved} {currency}."
+                if request.total > ceiling
+                else f"The total {request.total} {currency} needs: "
+                + "; ".join(step.name for step in steps)
+                + "."
+            )
             purchase_request_apply(
                 request=request,
                 by=by,
                 action="require_reapproval",
                 transition="require_reapproval",
-                comment=f"The total {request.total} {currency} is more than {tolerance}% above "
-                f"the approved {approved} {currency}.",
+                comment=reason,
             )
     return request

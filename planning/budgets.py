@@ -29,7 +29,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import Q, QuerySet, Sum
+from django.db.models import Count, Q, QuerySet, Sum
 from django.utils import timezone
 
 from analytics.models import SpendLine
@@ -180,7 +180,9 @@ def budget_consumption(*, budget: Budget, exclude_request_id: int | None = None)
         ).exclude(source__name=SPEND_SOURCE_NAME)
         if budget.category_id:
             lines = lines.filter(category__category_id=budget.category_id)
-        actual_spend = lines.aggregate(total=Sum("base_amount"))["total"] or ZERO
+        total = lines.aggregate(total=Sum("base_amount"))["total"] or ZERO
+        # SQLite sums decimals as floats: back to cents.
+        actual_spend = Decimal(total).quantize(CENT, rounding=ROUND_HALF_UP)
     return Consumption(
         budget=budget.amount,
         committed_requests=committed_requests,
@@ -230,6 +232,12 @@ class BudgetImpact:
 def budget_impacts(
     request: PurchaseRequest, budgets: Iterable[Budget] | None = None
 ) -> list[BudgetImpact]:
+    """Each budget in scope (or `budgets`) before and after `request`. With no budget in
+    scope nothing is converted: a request in a currency without a rate needs one only when
+    there is a budget to hold it against."""
+    in_scope = list(budgets_for_request(request) if budgets is None else budgets)
+    if not in_scope:
+        return []
     amount = request_base_total(request)
     return [
         BudgetImpact(
@@ -237,7 +245,7 @@ def budget_impacts(
             before=budget_consumption(budget=budget, exclude_request_id=request.pk),
             this_request=amount,
         )
-        for budget in (budgets_for_request(request) if budgets is None else budgets)
+        for budget in in_scope
     ]
 
 
@@ -258,18 +266,34 @@ def _over_message(impact: BudgetImpact) -> str:
     )
 
 
-def _extra_step(budget: Budget) -> ExtraStep:
-    if budget.extra_approver == ExtraApprover.FINANCE:
-        people = list(
-            User.objects.filter(is_active=True, roles__role=Role.FINANCE)
-            .order_by("username")
-            .distinct()
+def _finance() -> list[User]:
+    return list(
+        User.objects.filter(is_active=True, roles__role=Role.FINANCE)
+        .order_by("username")
+        .distinct()
+    )
+
+
+def _extra_step(budget: Budget, request: PurchaseRequest) -> ExtraStep:
+    """The step an over-budget request needs: the budget's owner, or any one of finance.
+
+    An owner who is the requester (nobody approves their own request) or who can no longer
+    sign in hands the step to finance rather than to the owner's manager: finance set the
+    budget and may revise it, and "any one of finance" always has someone else to ask.
+    """
+    owner = budget.owner
+    if budget.extra_approver == ExtraApprover.OWNER:
+        # approvals hands the step to the fallback when the owner may not decide it (the
+        # requester, or the only approver of another step when one person decides one step).
+        return ExtraStep(
+            gate=f"budget:{budget.pk}",
+            name=f"Budget owner: over budget {budget}"[:120],
+            approvers=[owner] if owner.is_active and owner.pk != request.requester_id else [],
+            fallback=_finance(),
+            fallback_name=f"Finance, for the budget owner: over budget {budget}"[:120],
         )
-        name = f"Finance: over budget {budget}"
-    else:
-        people = [budget.owner]
-        name = f"Budget owner: over budget {budget}"
-    return ExtraStep(gate=f"budget:{budget.pk}", name=name[:120], approvers=people)
+    name = f"Finance: over budget {budget}"
+    return ExtraStep(gate=f"budget:{budget.pk}", name=name[:120], approvers=_finance())
 
 
 class BudgetGate:
@@ -283,7 +307,7 @@ class BudgetGate:
             if impact.budget.on_exceed == OnExceed.STOP:
                 raise InvalidInput(_over_message(impact))
             if impact.budget.on_exceed == OnExceed.APPROVAL:
-                extra.append(_extra_step(impact.budget))
+                extra.append(_extra_step(impact.budget, request))
             else:
                 audit_record(
                     target=request,
@@ -296,9 +320,22 @@ class BudgetGate:
     def at_final_approval(
         self, request: PurchaseRequest, *, passed: set[str], by: User | None
     ) -> list[ExtraStep]:
+        return self._check_locked(request, passed=passed, by=by, verb="Approved")
+
+    def at_amendment(self, request: PurchaseRequest, *, by: User) -> list[ExtraStep]:
+        # An approved request whose total went up: nothing the earlier route passed counts
+        # for the extra money, so every budget step is asked for again.
+        return self._check_locked(request, passed=set(), by=by, verb="Amended")
+
+    def _check_locked(
+        self, request: PurchaseRequest, *, passed: set[str], by: User | None, verb: str
+    ) -> list[ExtraStep]:
         # Lock the budgets (in id order, after the request row every approver locks first):
         # two requests approved at the same moment against one budget are decided one after
-        # the other, and the second counts the first once it has committed.
+        # the other. The consumption below is read after the lock is granted, and under READ
+        # COMMITTED each query sees what committed before it ran, so the second counts the
+        # first. Without this lock both would read the budget before either committed, and
+        # both would pass (tests/test_it_holds_a_stop_budget_under_concurrent_approvals.py).
         budgets = list(budgets_for_request(request).select_for_update(of=("self",)))
         extra = []
         for impact in budget_impacts(request, budgets):
@@ -309,13 +346,13 @@ class BudgetGate:
                 raise Conflict(_over_message(impact))
             if budget.on_exceed == OnExceed.APPROVAL:
                 if f"budget:{budget.pk}" not in passed:
-                    extra.append(_extra_step(budget))
+                    extra.append(_extra_step(budget, request))
             else:
                 audit_record(
                     target=request,
                     actor=by,
                     action="budget_warning",
-                    comment=f"Approved over budget {budget} by {_money(-impact.remaining_after)}.",
+                    comment=f"{verb} over budget {budget} by {_money(-impact.remaining_after)}.",
                 )
         return extra
 
@@ -323,30 +360,30 @@ class BudgetGate:
         return decision_panels(request)
 
 
-def decision_panels(request: PurchaseRequest) -> list[DecisionPanel]:
-    """The objective the request serves, and each budget it draws on before and after it."""
+def objective_panel(request: PurchaseRequest) -> DecisionPanel:
+    """The objective the request serves, or the reason it gives for serving none."""
     if request.objective_id and request.objective:
         objective = request.objective
-        panels = [
-            DecisionPanel(
-                title="Objective",
-                rows=[
-                    PanelRow("Serves", objective.name, emphasis=True),
-                    PanelRow("Owner", str(objective.owner)),
-                    PanelRow("Period", str(objective.fiscal_year)),
-                    PanelRow("Status", objective.get_status_display()),
-                ],
-            )
-        ]
-    else:
-        panels = [
-            DecisionPanel(
-                title="Objective",
-                rows=[PanelRow("Serves", "No objective", emphasis=True)],
-                notes=[f"Reason given: {request.no_objective_reason or 'none yet'}"],
-                tone="warn",
-            )
-        ]
+        return DecisionPanel(
+            title="Objective",
+            rows=[
+                PanelRow("Serves", objective.name, emphasis=True),
+                PanelRow("Owner", str(objective.owner)),
+                PanelRow("Period", str(objective.fiscal_year)),
+                PanelRow("Status", objective.get_status_display()),
+            ],
+        )
+    return DecisionPanel(
+        title="Objective",
+        rows=[PanelRow("Serves", "No objective", emphasis=True)],
+        notes=[f"Reason given: {request.no_objective_reason or 'none yet'}"],
+        tone="warn",
+    )
+
+
+def decision_panels(request: PurchaseRequest) -> list[DecisionPanel]:
+    """The objective the request serves, and each budget it draws on before and after it."""
+    panels = [objective_panel(request)]
     try:
         impacts = budget_impacts(request)
     except InvalidInput as error:  # a missing exchange rate: say so rather than fail the page
@@ -443,6 +480,7 @@ def _check_scope(data: BudgetInput) -> None:
             f'"{data.objective.name}" is an objective of {data.objective.department}, not of '
             f"{data.cost_centre.department}, which cost centre {data.cost_centre.code} belongs to."
         ]
+    errors.update(budget_objective_year_error(data))
     if data.on_exceed not in OnExceed.values:
         errors["on_exceed"] = [f"Choose one of {', '.join(OnExceed.values)}."]
     if data.extra_approver not in ExtraApprover.values:
@@ -587,3 +625,148 @@ def budgets_visible_to(user: User) -> QuerySet[Budget]:
         mine |= Q(cost_centre__department_id=user.department_id)
     mine |= Q(cost_centre__department__head=user)
     return budgets.filter(mine)
+
+
+# --- H1 ---
+# Reads for the budget and objective pages: the same figures as budget_consumption, with
+# the requests, orders and invoices that make them up. A test holds the two to each other.
+
+
+@dataclass(frozen=True)
+class CommittedRequest:
+    """An approved request on no live order: its whole total is committed."""
+
+    request: PurchaseRequest
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class CountedOrder:
+    """A live order of a request in scope: what is invoiced is actual; while the order is
+    open, the rest of its total is committed."""
+
+    order: PurchaseOrder
+    total: Decimal
+    invoiced: Decimal
+    committed: Decimal
+
+
+@dataclass(frozen=True)
+class CountedInvoice:
+    invoice: Invoice
+    amount: Decimal
+
+
+@dataclass(frozen=True)
+class RequestSide:
+    """What requests, their orders and invoices consume (imported spend aside)."""
+
+    requests: list[CommittedRequest]
+    orders: list[CountedOrder]
+    invoices: list[CountedInvoice]
+
+    @property
+    def committed_requests(self) -> Decimal:
+        return sum((row.amount for row in self.requests), ZERO)
+
+    @property
+    def committed_orders(self) -> Decimal:
+        return sum((row.committed for row in self.orders), ZERO)
+
+    @property
+    def actual_invoices(self) -> Decimal:
+        return sum((row.amount for row in self.invoices), ZERO)
+
+
+def request_side(requests: QuerySet[PurchaseRequest]) -> RequestSide:
+    """The request side of consumption (see the module docstring) for `requests`, item by
+    item: the rules of budget_consumption, for any set of requests (a budget's scope, or
+    every request serving some objectives)."""
+    live_orders = PurchaseOrder.objects.exclude(state=PoState.CANCELLED)
+    committed = [
+        CommittedRequest(request=request, amount=request_base_total(request))
+        for request in requests.filter(state__in=COMMITTING_REQUEST_STATES)
+        .exclude(pk__in=live_orders.values("request_id"))
+        .select_related("department", "cost_centre")
+        .order_by("needed_by", "id")
+    ]
+    orders: list[CountedOrder] = []
+    invoices: list[CountedInvoice] = []
+    for order in (
+        live_orders.filter(request__in=requests)
+        .select_related("request", "vendor")
+        .prefetch_related("invoices__lines")
+        .order_by("created_at", "id")
+    ):
+        invoiced = ZERO
+        for invoice in order.invoices.all():
+            if invoice.state in PAYABLE_INVOICE_STATES:
+                amount = _invoice_amount(invoice)
+                invoiced += amount
+                invoices.append(CountedInvoice(invoice=invoice, amount=amount))
+        total = _base(order.total, order.currency, order.created_at.date())
+        remaining = max(total - invoiced, ZERO) if order.state in OPEN_PO_STATES else ZERO
+        orders.append(
+            CountedOrder(order=order, total=total, invoiced=invoiced, committed=remaining)
+        )
+    return RequestSide(requests=committed, orders=orders, invoices=invoices)
+
+
+@dataclass(frozen=True)
+class ConsumptionDetail:
+    consumption: Consumption
+    side: RequestSide
+    spend_lines: int  # imported spend lines counted in actual_spend
+
+
+def budget_consumption_detail(*, budget: Budget) -> ConsumptionDetail:
+    """budget_consumption with its parts: the committed requests, the orders and the
+    invoices, and how many imported spend lines the actual spend sums."""
+    side = request_side(_requests_in_scope(budget))
+    actual_spend = ZERO
+    spend_lines = 0
+    if not budget.objective_id:
+        year = budget.fiscal_year
+        lines = SpendLine.objects.filter(
+            department__cost_centre_id=budget.cost_centre_id,
+            date__gte=year.starts_on,
+            date__lte=year.ends_on,
+        ).exclude(source__name=SPEND_SOURCE_NAME)
+        if budget.category_id:
+            lines = lines.filter(category__category_id=budget.category_id)
+        totals = lines.aggregate(total=Sum("base_amount"), count=Count("id"))
+        actual_spend = totals["total"] or ZERO
+        spend_lines = totals["count"]
+    return ConsumptionDetail(
+        consumption=Consumption(
+            budget=budget.amount,
+            committed_requests=side.committed_requests,
+            committed_orders=side.committed_orders,
+            actual_invoices=side.actual_invoices,
+            actual_spend=actual_spend,
+        ),
+        side=side,
+        spend_lines=spend_lines,
+    )
+
+
+def budget_months(budget: Budget) -> list[tuple[dt.date, Decimal]]:
+    """The first day of each of the year's twelve months with its planned amount."""
+    start = budget.fiscal_year.starts_on.replace(day=1)
+    months = []
+    for index, amount in enumerate(budget.monthly_amounts()):
+        year, month = divmod(start.month - 1 + index, 12)
+        months.append((dt.date(start.year + year, month + 1, 1), amount))
+    return months
+
+
+def budget_objective_year_error(data: BudgetInput) -> dict[str, list[str]]:
+    """A budget narrowed to an objective is for the objective's own year."""
+    if data.objective is not None and data.objective.fiscal_year_id != data.fiscal_year.pk:
+        return {
+            "objective": [
+                f'"{data.objective.name}" is an objective of {data.objective.fiscal_year}, not '
+                f"of {data.fiscal_year}."
+            ]
+        }
+    return {}

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from approvals.models import StepApprover
-from planning.budgets import READ_ALL_ROLES, decision_panels
+from planning.budgets import READ_ALL_ROLES, decision_panels, objective_panel
 from procurement.models import User
 from requests.models import PurchaseRequest, RequestState
 
@@ -22,7 +22,9 @@ def _sees_budgets(request: PurchaseRequest, user: User) -> bool:
 def budget_panel(request: PurchaseRequest, user: User) -> tuple[str, dict[str, Any]] | None:
     if request.state == RequestState.DRAFT and request.requester_id == user.pk:
         return None
-    panels = decision_panels(request)
     if not _sees_budgets(request, user):
-        panels = [panel for panel in panels if panel.title == "Objective"]
-    return ("approvals/_decision_panels.html", {"decision_panels": panels})
+        return (
+            "approvals/_decision_panels.html",
+            {"decision_panels": [objective_panel(request)], "decision_panels_heading": "Objective"},
+        )
+    return ("approvals/_decision_panels.html", {"decision_panels": decision_panels(request)})
