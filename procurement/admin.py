@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import admin
 from django.contrib.auth.admin import UserAdmin as DjangoUserAdmin
+from django.db import transaction
+from django.forms import ModelForm
 from django.http import HttpRequest
 
 from procurement.models import (
@@ -10,9 +14,12 @@ from procurement.models import (
     CostCentre,
     Department,
     ExchangeRate,
+    FiscalYear,
+    Objective,
     User,
     UserRole,
 )
+from procurement.services import audit_record
 
 
 class CostCentreInline(admin.TabularInline):
@@ -45,6 +52,83 @@ class CategoryAdmin(admin.ModelAdmin):
 class ExchangeRateAdmin(admin.ModelAdmin):
     list_display = ["currency", "rate", "valid_from"]
     list_filter = ["currency"]
+
+
+# --- Fiscal years and objectives (planning) ---------------------------------------------
+
+
+@admin.register(FiscalYear)
+class FiscalYearAdmin(admin.ModelAdmin):
+    """Years are set here; FiscalYear.clean() refuses one overlapping another. Closing a
+    year makes its budgets final and refuses requests needed in it."""
+
+    list_display = ["name", "starts_on", "ends_on", "is_closed"]
+    list_filter = ["is_closed"]
+    search_fields = ["name"]
+
+    def save_model(
+        self, request: HttpRequest, obj: FiscalYear, form: ModelForm, change: bool
+    ) -> None:
+        with transaction.atomic():
+            was_closed = (
+                FiscalYear.objects.filter(pk=obj.pk).values_list("is_closed", flat=True).first()
+                if change
+                else None
+            )
+            super().save_model(request, obj, form, change)
+            if was_closed is not None and was_closed != obj.is_closed:
+                audit_record(
+                    target=obj,
+                    actor=cast(User, request.user),
+                    action="fiscal_year_closed" if obj.is_closed else "fiscal_year_reopened",
+                )
+
+
+@admin.register(Objective)
+class ObjectiveAdmin(admin.ModelAdmin):
+    """The same records as /planning/objectives/; a change here is audited like one there."""
+
+    list_display = ["name", "fiscal_year", "department", "owner", "status"]
+    list_filter = ["fiscal_year", "status", "department"]
+    search_fields = ["name", "description"]
+    autocomplete_fields = ["owner"]
+
+    def save_model(
+        self, request: HttpRequest, obj: Objective, form: ModelForm, change: bool
+    ) -> None:
+        with transaction.atomic():
+            before = (
+                Objective.objects.filter(pk=obj.pk).values_list("status", flat=True).first()
+                if change
+                else None
+            )
+            super().save_model(request, obj, form, change)
+            actor = cast(User, request.user)  # a staff account: the admin requires one
+            if not change:
+                audit_record(
+                    target=obj,
+                    actor=actor,
+                    action="objective_created",
+                    to_state=obj.status,
+                )
+                return
+            changed = [name for name in form.changed_data if name != "status"]
+            if changed:
+                audit_record(
+                    target=obj,
+                    actor=actor,
+                    action="objective_updated",
+                    comment="Changed in the admin: " + ", ".join(changed) + ".",
+                )
+            if before is not None and before != obj.status:
+                audit_record(
+                    target=obj,
+                    actor=actor,
+                    action="objective_status",
+                    from_state=before,
+                    to_state=obj.status,
+                    comment="Changed in the admin.",
+                )
 
 
 class UserRoleInline(admin.TabularInline):

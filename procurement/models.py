@@ -8,6 +8,7 @@ from django.conf import settings
 from django.contrib.auth.models import AbstractUser
 from django.contrib.contenttypes.fields import GenericForeignKey
 from django.contrib.contenttypes.models import ContentType
+from django.core.exceptions import ValidationError
 from django.db import models
 
 
@@ -94,6 +95,28 @@ class FiscalYear(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def clean(self) -> None:
+        """Years never overlap: a day belongs to one year, or budgets and the closed-year
+        check would not know which. (The admin and forms call this; it is not a database
+        constraint, because SQLite has no exclusion constraints.)"""
+        super().clean()
+        if self.starts_on is None or self.ends_on is None:
+            return
+        if self.ends_on <= self.starts_on:
+            raise ValidationError({"ends_on": "A fiscal year ends after it starts."})
+        overlapping = (
+            FiscalYear.objects.filter(starts_on__lte=self.ends_on, ends_on__gte=self.starts_on)
+            .exclude(pk=self.pk)
+            .order_by("starts_on")
+            .first()
+        )
+        if overlapping is not None:
+            raise ValidationError(
+                f"{self.name or 'This year'} overlaps {overlapping.name} "
+                f"({overlapping.starts_on:%d %b %Y} to {overlapping.ends_on:%d %b %Y}); "
+                "fiscal years may not overlap."
+            )
 
     @classmethod
     def containing(cls, day: Any) -> FiscalYear | None:

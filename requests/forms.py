@@ -155,6 +155,18 @@ class PurchaseRequestForm(forms.ModelForm):
         else:
             del self.fields["remove_attachments"]
 
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        if cleaned.get("objective") and (cleaned.get("no_objective_reason") or "").strip():
+            # Said next to the reason, before the model's "not both" constraint is checked
+            # (a field with an error takes its constraints out of the form's own validation).
+            self.add_error(
+                "no_objective_reason",
+                "Leave this empty: the request serves an objective. Clear the objective to "
+                "give a reason instead.",
+            )
+        return cleaned
+
     def request_input(self, line_items: Sequence[LineItemInput]) -> RequestInput:
         data = self.cleaned_data
         return RequestInput(
