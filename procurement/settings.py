@@ -84,6 +84,7 @@ TEMPLATES = [
                 "vendors.context_processors.vendor_navigation",
                 "analytics.context_processors.analytics_navigation",
                 "sourcing.context_processors.sourcing_navigation",
+                "planning.context_processors.planning_navigation",
             ],
         },
     },
@@ -406,6 +407,7 @@ SPECTACULAR_SETTINGS = {
         "ContractStateEnum": "vendors.models.ContractState",
         "SpendImportStateEnum": "analytics.models.ImportState",
         "PoStateEnum": "sourcing.models.PoState",
+        "ObjectiveStatusEnum": "procurement.models.ObjectiveStatus",
         # Several serializers have an "action" or "kind"; these keep the names the API had.
         "ActionEnum": "requests.services.ACTIONS",
         "KindEnum": ["transition", "comment"],

@@ -13,7 +13,18 @@ from django.core.management import CommandError, call_command
 from django.db.models import Model
 
 from analytics.models import AnomalyKind, Payee, SpendAnomaly, SpendImport, SpendLine
-from procurement.models import AuditEntry, CostCentre, Department, Role, User, UserRole
+from planning.budgets import budget_consumption
+from planning.models import Budget, BudgetRevision, Need, NeedSupport
+from procurement.models import (
+    AuditEntry,
+    CostCentre,
+    Department,
+    FiscalYear,
+    Objective,
+    Role,
+    User,
+    UserRole,
+)
 from requests.models import LineItem, PurchaseRequest, RequestState
 from sourcing.models import Invoice, PurchaseOrder, Quote, Rfq, Saving
 from vendors.models import Assessment, Contract, SanctionsEntry, SanctionsMatch, Vendor
@@ -40,6 +51,12 @@ SEEDED: list[type[Model]] = [
     PurchaseOrder,
     Invoice,
     Saving,
+    FiscalYear,
+    Objective,
+    Budget,
+    BudgetRevision,
+    Need,
+    NeedSupport,
 ]
 
 
@@ -124,6 +141,27 @@ def test_it_gives_the_sourcing_pages_something_to_show(settings) -> None:
     ).exists()
     # The revision (176.50 from 182.00 a dock, ten docks) is the saving on the first quote.
     assert Saving.objects.get(award__rfq=done).saved_base == 55
+
+
+@pytest.mark.django_db
+def test_it_gives_the_planning_pages_something_to_show(settings) -> None:
+    """A fiscal year holding today, objectives, budgets that the demo's approved requests and
+    orders already draw on, and open needs from two departments."""
+    settings.DEBUG = True
+
+    call_command("seed_demo", stdout=io.StringIO())
+
+    from django.utils import timezone
+
+    year = FiscalYear.containing(timezone.localdate())
+    assert year is not None
+    assert not year.is_closed
+    assert Objective.objects.filter(fiscal_year=year).count() >= 2
+    it_budget = Budget.objects.get(fiscal_year=year, cost_centre__code="IT-100", category=None)
+    assert budget_consumption(budget=it_budget).consumed > 0
+    needs = Need.objects.filter(status="open")
+    assert needs.values("department").distinct().count() == 2
+    assert NeedSupport.objects.filter(need__in=needs).exists()
 
 
 @pytest.mark.django_db

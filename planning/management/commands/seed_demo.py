@@ -1,10 +1,11 @@
 """Demo data for a local install: departments, one user per role, an approval policy,
 demo exchange rates, the sample sanctions lists, vendors in several states (one with a
 possible sanctions match, one with a questionnaire out), a contract coming up for renewal,
-two sample requests, and eighteen months of made-up spend for the analytics pages (with a
-likely duplicate payment and a split purchase among it).
+two sample requests, eighteen months of made-up spend for the analytics pages (with a
+likely duplicate payment and a split purchase among it), two RFQs, and the planning demo
+(a fiscal year, objectives, budgets and needs).
 
-It lives in the highest app it touches (analytics), as cross-app use cases do.
+It lives in the highest app it touches (planning), as cross-app use cases do.
 
 Idempotent: running it again changes nothing. Refuses to run without DEBUG,
 because every demo user shares one published password.
@@ -25,6 +26,8 @@ from django.utils import timezone
 
 from analytics.services import LineInput, spend_lines_add, spend_source_get_or_create
 from approvals.models import ApprovalPolicy, ApprovalRule, ApproverKind, Mode, NoMatch
+from planning.demo import seed_planning
+from planning.needs_demo import seed_needs
 from procurement.models import Category, CostCentre, Department, ExchangeRate, Role, User, UserRole
 from requests.models import PurchaseRequest
 from requests.services import (
@@ -121,12 +124,16 @@ class Command(BaseCommand):
             )
             spend_lines = self._spend(users["pat"])
             rfqs = self._sourcing(users, vendors)
+            # Planning last: budgets are shown against the requests, orders and spend above.
+            planning = seed_planning(now=timezone.now())
+            needs = seed_needs(now=timezone.now())
         self.stdout.write(
             self.style.SUCCESS(
                 f"Demo data ready: {len(departments)} departments, {len(users)} users "
                 f"({', '.join(users)}), {len(vendors)} vendors, "
                 f"{created_requests} new sample requests, {spend_lines} new spend lines, "
-                f"{rfqs} new RFQs. "
+                f"{rfqs} new RFQs, {planning['objectives']} new objectives, "
+                f"{planning['budgets']} new budgets, {needs} new needs. "
                 f"Password for every demo user: {DEMO_PASSWORD}"
             )
         )
