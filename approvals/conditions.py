@@ -13,7 +13,8 @@ from procurement.money import to_base_currency
 from requests.models import PurchaseRequest
 from vendors.models import RISK_TIER_ORDER, VendorState
 
-# Facts only a later app can answer register here (planning will register "over_budget").
+# Facts only a later app can answer register here. (Budgets do not: planning's budget check
+# is a gate, approvals/gates.py, since it must also run at the final approval under a lock.)
 # An unanswered fact counts as true: a rule that asks for an extra check then adds its
 # step rather than silently passing.
 FactCheck = Callable[[PurchaseRequest], bool]
