@@ -297,6 +297,7 @@ class ObjectiveInSerializer(serializers.Serializer):
 
 
 class ObjectiveListApi(APIView):
+    pagination_class = Pagination  # read by the schema generator for the paginated list
     parser_classes = [JSONParser]
 
     @extend_schema(
@@ -661,6 +662,7 @@ _OVER_EXAMPLE = OpenApiExample(
 
 
 class BudgetListApi(APIView):
+    pagination_class = Pagination  # read by the schema generator for the paginated list
     parser_classes = [JSONParser]
 
     @extend_schema(

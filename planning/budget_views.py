@@ -38,6 +38,8 @@ from planning.budgets import (
 from planning.models import Budget, BudgetRevision
 from procurement.errors import ApplicationError, InvalidInput, NotFound
 from procurement.models import FiscalYear, User
+from requests.selectors import purchase_request_visible_to
+from sourcing.access import may_see_sourcing
 
 PAGE_SIZE = 25
 
@@ -118,8 +120,16 @@ def budget_list_page(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def budget_detail_page(request: HttpRequest, budget_id: int) -> HttpResponse:
+    user = _user(request)
     budget = _get_or_404(request, budget_id)
     detail = budget_consumption_detail(budget=budget)
+    # Who sees a budget (its owner, a manager of its department) may not see every request
+    # that consumes it: their amounts count, their titles and links are not shown.
+    request_ids = {row.request.pk for row in detail.side.requests}
+    request_ids |= {row.order.request_id for row in detail.side.orders}
+    visible_requests = set(
+        purchase_request_visible_to(user).filter(pk__in=request_ids).values_list("pk", flat=True)
+    )
     months = budget_months(budget)
     cumulative = []
     running = Decimal("0.00")
@@ -132,8 +142,10 @@ def budget_detail_page(request: HttpRequest, budget_id: int) -> HttpResponse:
         {
             "budget": budget,
             "currency": settings.BASE_CURRENCY,
-            "can_manage": _may_manage(_user(request)) and not budget.fiscal_year.is_closed,
+            "can_manage": _may_manage(user) and not budget.fiscal_year.is_closed,
             "detail": detail,
+            "visible_requests": visible_requests,
+            "sees_orders": may_see_sourcing(user),
             "consumption": detail.consumption,
             "months": cumulative,
             "revisions": budget.revisions.select_related("owner", "created_by").order_by(

@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from analytics.models import SpendLine
 from approvals.gates import DecisionPanel, ExtraStep, PanelRow
+from approvals.models import StepApprover
 from planning.models import Budget, BudgetRevision, ExtraApprover, OnExceed
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import (
@@ -256,13 +257,60 @@ def _money(amount: Decimal) -> str:
     return f"{amount:,.2f} {settings.BASE_CURRENCY}"
 
 
-def _over_message(impact: BudgetImpact) -> str:
+def may_see_budget_figures(request: PurchaseRequest, user: User) -> bool:
+    """Budget figures beside a request are for those who decide or manage money: its
+    approvers (any round), finance, procurement, admins and the head of its department. Not
+    its requester as such: a requester sees no budget on the budget pages either."""
+    if user.has_role(*READ_ALL_ROLES) or request.department.head_id == user.pk:
+        return True
+    return StepApprover.objects.filter(step__request=request, approver=user).exists()
+
+
+def _reader_sees(impact: BudgetImpact, request: PurchaseRequest, reader: User) -> bool:
+    """Whether `reader`, who is told the request does not fit, may read the budget's figures:
+    as beside the request (may_see_budget_figures), or as on the budget's own page."""
+    return (
+        may_see_budget_figures(request, reader)
+        or budgets_visible_to(reader).filter(pk=impact.budget.pk).exists()
+    )
+
+
+def _over_message(impact: BudgetImpact, *, figures: bool) -> str:
+    """Why a stop budget refuses. With the figures only for a reader who may see them: the
+    requester who submits is told which budget and what to do, not what it holds (the
+    amount, what is consumed and by how much it is over would give the budget away)."""
+    if not figures:
+        return (
+            f"This request would take the budget {impact.budget} over its limit, and the budget "
+            "stops anything beyond it. Ask finance to revise it, or lower the request."
+        )
     before = impact.before
     return (
         f"This request would take the budget {impact.budget} over its limit: budget "
         f"{_money(before.budget)}, consumed {_money(before.consumed)}, this request "
         f"{_money(impact.this_request)}, over by {_money(-impact.remaining_after)}. The budget "
         "stops anything beyond it; ask finance to revise it, or lower the request."
+    )
+
+
+def _record_warning(
+    request: PurchaseRequest, impact: BudgetImpact, *, by: User | None, verb: str
+) -> None:
+    """A warn budget let `request` through over its limit. The request's timeline, which its
+    requester reads (page and API), names the budget; by how much it is over goes on the
+    budget's own audit trail, with the request's reference."""
+    over = _money(-impact.remaining_after)
+    audit_record(
+        target=request,
+        actor=by,
+        action="budget_warning",
+        comment=f"{verb} over budget {impact.budget}.",
+    )
+    audit_record(
+        target=impact.budget,
+        actor=by,
+        action="budget_warning",
+        comment=f"{request.reference} {verb.lower()} over it by {over}.",
     )
 
 
@@ -305,16 +353,14 @@ class BudgetGate:
             if not impact.exceeds:
                 continue
             if impact.budget.on_exceed == OnExceed.STOP:
-                raise InvalidInput(_over_message(impact))
+                # The requester submits (or procurement re-submits an amended request: it
+                # still reads as the requester would).
+                figures = _reader_sees(impact, request, request.requester)
+                raise InvalidInput(_over_message(impact, figures=figures))
             if impact.budget.on_exceed == OnExceed.APPROVAL:
                 extra.append(_extra_step(impact.budget, request))
             else:
-                audit_record(
-                    target=request,
-                    actor=None,
-                    action="budget_warning",
-                    comment=f"Over budget {impact.budget} by {_money(-impact.remaining_after)}.",
-                )
+                _record_warning(request, impact, by=None, verb="Submitted")
         return extra
 
     def at_final_approval(
@@ -343,17 +389,15 @@ class BudgetGate:
                 continue
             budget = impact.budget
             if budget.on_exceed == OnExceed.STOP:
-                raise Conflict(_over_message(impact))
+                # `by` is None when the request is approved at submission (no rule matched):
+                # then the requester reads the refusal.
+                figures = _reader_sees(impact, request, by or request.requester)
+                raise Conflict(_over_message(impact, figures=figures))
             if budget.on_exceed == OnExceed.APPROVAL:
                 if f"budget:{budget.pk}" not in passed:
                     extra.append(_extra_step(budget, request))
             else:
-                audit_record(
-                    target=request,
-                    actor=by,
-                    action="budget_warning",
-                    comment=f"{verb} over budget {budget} by {_money(-impact.remaining_after)}.",
-                )
+                _record_warning(request, impact, by=by, verb=verb)
         return extra
 
     def panels(self, request: PurchaseRequest) -> list[DecisionPanel]:
@@ -449,7 +493,11 @@ def _require_manager(user: User) -> None:
 
 def _check_amounts(amount: Decimal, phasing: Sequence[Decimal]) -> list[str]:
     errors: dict[str, list[str]] = {}
-    if amount < 0:
+    # The forms and serializers refuse NaN, infinities and too many digits already; a caller
+    # of the service must not get a 500 (NaN < 0 raises) or a month in fractions of a cent.
+    if not amount.is_finite():
+        errors["amount"] = ["Give the amount as a number."]
+    elif amount < 0:
         errors["amount"] = ["A budget cannot be negative."]
     elif amount >= AMOUNT_LIMIT:
         errors["amount"] = ["That amount is too large."]
@@ -458,9 +506,13 @@ def _check_amounts(amount: Decimal, phasing: Sequence[Decimal]) -> list[str]:
     if phasing:
         if len(phasing) != 12:
             errors["phasing"] = ["Give twelve monthly amounts, one per month of the year."]
+        elif not all(month.is_finite() for month in phasing):
+            errors["phasing"] = ["Give each month as a number."]
         elif any(month < 0 for month in phasing):
             errors["phasing"] = ["A month cannot be negative."]
-        elif sum(phasing, ZERO) != amount:
+        elif any(month >= AMOUNT_LIMIT or month != month.quantize(CENT) for month in phasing):
+            errors["phasing"] = ["Give each month in cents at most."]
+        elif amount.is_finite() and sum(phasing, ZERO) != amount:
             errors["phasing"] = [
                 f"The months add up to {sum(phasing, ZERO):,.2f}, not the budget's {amount:,.2f}."
             ]

@@ -92,12 +92,15 @@ class ForecastRow:
 class ForecastFilters:
     """`start`: the first month of the window. `department_id` / `category_id`: None for
     all, UNASSIGNED_ID for the rows without one. `scope_department_ids`: None when the user
-    sees every department; otherwise only these (a manager's), never the unassigned rows."""
+    sees every department; otherwise only these (a manager's), never the unassigned rows.
+    `request_ids_shown`: None when the user may open every request; otherwise an approved
+    request outside these is named by its reference only, without its title."""
 
     start: dt.date
     department_id: int | None = None
     category_id: int | None = None
     scope_department_ids: frozenset[int] | None = None
+    request_ids_shown: frozenset[int] | None = None
 
     def keeps(self, row: ForecastRow) -> bool:
         department = row.department_id or UNASSIGNED_ID
@@ -501,9 +504,15 @@ def forecast_recurring(*, first: dt.date, end: dt.date, today: dt.date) -> list[
 
 
 def forecast_approved_requests(
-    *, first: dt.date, end: dt.date, warnings: list[str]
+    *,
+    first: dt.date,
+    end: dt.date,
+    warnings: list[str],
+    request_ids_shown: frozenset[int] | None = None,
 ) -> list[ForecastRow]:
-    """Rows for requests approved and not on a live purchase order, needed before `end`."""
+    """Rows for requests approved and not on a live purchase order, needed before `end`.
+    A request not in `request_ids_shown` (when given) keeps its title to itself: a manager
+    sees their department's amounts, not the titles of requests they may not open."""
     live_orders = PurchaseOrder.objects.exclude(state=PoState.CANCELLED).values("request_id")
     requests = (
         PurchaseRequest.objects.filter(state=RequestState.APPROVED, needed_by__lt=end)
@@ -530,7 +539,11 @@ def forecast_approved_requests(
                 department_id=request.department_id,
                 department=request.department.name,
                 vendor=request.vendor.legal_name if request.vendor else "",
-                reference=f"{request.reference} {request.title}",
+                reference=(
+                    f"{request.reference} {request.title}"
+                    if request_ids_shown is None or request.pk in request_ids_shown
+                    else request.reference
+                ),
                 amount=amount,
             )
         )
@@ -709,7 +722,12 @@ def forecast_build(*, filters: ForecastFilters, today: dt.date) -> Forecast:
     rows = [
         *forecast_renewals(first=this_month, end=end, today=today, warnings=warnings),
         *forecast_recurring(first=this_month, end=end, today=today),
-        *forecast_approved_requests(first=this_month, end=end, warnings=warnings),
+        *forecast_approved_requests(
+            first=this_month,
+            end=end,
+            warnings=warnings,
+            request_ids_shown=filters.request_ids_shown,
+        ),
         *forecast_needs(first=this_month, end=end),
     ]
     rows = [row for row in rows if filters.keeps(row)]

@@ -38,11 +38,17 @@ class ForecastForm(forms.Form):
     )
 
     def __init__(
-        self, data: Any = None, *, scope_department_ids: frozenset[int] | None, today: dt.date
+        self,
+        data: Any = None,
+        *,
+        scope_department_ids: frozenset[int] | None,
+        today: dt.date,
+        request_ids_shown: frozenset[int] | None = None,
     ) -> None:
         super().__init__(data)
         self.today = today
         self.scope_department_ids = scope_department_ids
+        self.request_ids_shown = request_ids_shown
         departments = Department.objects.order_by("name")
         if scope_department_ids is not None:
             departments = departments.filter(pk__in=scope_department_ids)
@@ -76,6 +82,7 @@ class ForecastForm(forms.Form):
             department_id=data.get("department"),
             category_id=data.get("category"),
             scope_department_ids=self.scope_department_ids,
+            request_ids_shown=self.request_ids_shown,
         )
 
     @property

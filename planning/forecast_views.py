@@ -29,6 +29,8 @@ from planning.forecast import (
 from planning.forecast_forms import ForecastForm
 from procurement.errors import NotAllowed
 from procurement.models import User
+from requests.models import RequestState
+from requests.selectors import purchase_request_visible_to
 
 EXPORT_FORMATS = ("csv", "xlsx")
 # Things listed under "What makes up the forecast"; the downloads hold every row.
@@ -41,11 +43,26 @@ def _user(request: HttpRequest) -> User:
 
 
 def _form(request: HttpRequest) -> ForecastForm:
+    user = _user(request)
     try:
-        scope = forecast_scope_department_ids(_user(request))
+        scope = forecast_scope_department_ids(user)
     except NotAllowed as error:
         raise PermissionDenied(error.message) from None
-    return ForecastForm(request.GET, scope_department_ids=scope, today=timezone.localdate())
+    # A manager sees their department's approved requests as amounts; the titles only of
+    # those they may open (finance, procurement and admins open every request).
+    shown = None
+    if scope is not None:
+        shown = frozenset(
+            purchase_request_visible_to(user)
+            .filter(state=RequestState.APPROVED)
+            .values_list("pk", flat=True)
+        )
+    return ForecastForm(
+        request.GET,
+        scope_department_ids=scope,
+        today=timezone.localdate(),
+        request_ids_shown=shown,
+    )
 
 
 def _chart(forecast: Forecast) -> dict[str, Any]:

@@ -55,6 +55,7 @@ from procurement.models import Category, CostCentre, Department, Objective
 from sourcing.models import Rfq
 
 _user = signed_in_user
+MAX_ID = 2**63 - 1
 
 _ERROR_TEXT = {
     400: "Invalid input; `errors` names each bad field.",
@@ -385,7 +386,8 @@ class NeedWithdrawInputSerializer(serializers.Serializer):
 
 class ConsolidationInputSerializer(serializers.Serializer):
     needs = serializers.ListField(
-        child=serializers.IntegerField(min_value=1),
+        # An id beyond a bigint is no need's (and a 500 on SQLite when looked up).
+        child=serializers.IntegerField(min_value=1, max_value=MAX_ID),
         max_length=MAX_NEEDS_PER_CONSOLIDATION,
         help_text="Ids of open needs.",
     )
@@ -427,6 +429,7 @@ class ConsolidationInputSerializer(serializers.Serializer):
 
 
 class NeedListApi(APIView):
+    pagination_class = Pagination  # read by the schema generator for the paginated list
     parser_classes = [JSONParser]
 
     @extend_schema(

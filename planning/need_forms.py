@@ -12,6 +12,7 @@ from django import forms
 from django.db.models import Q
 from django.utils import timezone
 
+from analytics.scope import filter_id
 from planning.models import Need, NeedCommentKind
 from planning.needs import (
     BODY_MAX,
@@ -218,6 +219,23 @@ class RfqChoiceField(forms.ModelChoiceField):
         return f"{obj.reference} {obj.title} ({obj.get_state_display().lower()})"
 
 
+class NeedsChoiceField(forms.ModelMultipleChoiceField):
+    """The needs to consolidate, by id. An id that is no bigint ("99…9" beyond 2^63) names
+    no need: refused here, before Django's `pk__in` lookup hands it to SQLite, which cannot
+    bind it (a 500)."""
+
+    def clean(self, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            for pk in value:
+                if pk not in self.empty_values and filter_id(str(pk)) is None:
+                    raise forms.ValidationError(
+                        self.error_messages["invalid_choice"],
+                        code="invalid_choice",
+                        params={"value": pk},
+                    )
+        return super().clean(value)
+
+
 KIND_CHOICES = [
     ("request", "A new draft purchase request"),
     ("rfq", "An existing RFQ (draft or open)"),
@@ -225,7 +243,7 @@ KIND_CHOICES = [
 
 
 class ConsolidationForm(forms.Form):
-    needs = forms.ModelMultipleChoiceField(
+    needs = NeedsChoiceField(
         queryset=Need.objects.all(),
         error_messages={
             "required": "Choose at least one need to consolidate.",

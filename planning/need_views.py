@@ -20,6 +20,7 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from analytics.scope import filter_id
 from planning.models import ConsolidationKind, Need, NeedStatus
 from planning.need_forms import (
     CommentForm,
@@ -110,10 +111,11 @@ def _board_filters(request: HttpRequest) -> tuple[NeedFilters, dict[str, str]]:
     elif status not in NeedStatus.values:
         status = NeedStatus.OPEN
     department = Department.objects.filter(code=raw["department"]).first()
+    # filter_id, not str.isdigit: "²" is a digit to isdigit() and not to int(), and a
+    # 5,000-digit id is too long for int() (both were a 500).
+    objective_id = filter_id(raw["objective"])
     objective = (
-        Objective.objects.filter(pk=int(raw["objective"])).first()
-        if raw["objective"].isdigit()
-        else None
+        Objective.objects.filter(pk=objective_id).first() if objective_id is not None else None
     )
     category = Category.objects.filter(code=raw["category"]).first()
     filters = NeedFilters(
@@ -338,7 +340,10 @@ def _render_consolidate(
 
 
 def _selected_ids(values: list[str]) -> list[int]:
-    return sorted({int(value) for value in values if value.isdigit()})
+    # Ids too long for the database ("needs=99…9") or not ASCII digits are ignored: they
+    # name no need, and int() or SQLite would fail on them.
+    ids = (filter_id(value) for value in values)
+    return sorted({pk for pk in ids if pk is not None})
 
 
 @login_required

@@ -25,11 +25,18 @@ def in_two_weeks() -> dt.date:
     return timezone.localdate() + dt.timedelta(days=14)
 
 
-def fill_request_fields(page: Page, *, title: str = "Laptops for the new starters") -> None:
+def fill_request_fields(
+    page: Page,
+    *,
+    title: str = "Laptops for the new starters",
+    no_objective_reason: str | None = "Replaces broken kit.",
+) -> None:
     page.get_by_label("Title").fill(title)
     page.get_by_label("Business justification").fill("Two engineers join in March.")
     page.get_by_label("Category").select_option(label="Hardware")
     page.get_by_label("Needed by").fill(in_two_weeks().isoformat())
+    if no_objective_reason:
+        page.get_by_label("Serves no objective, because").fill(no_objective_reason)
 
 
 def fill_line(page: Page, index: int, *, description: str, quantity: str, unit_price: str) -> None:
