@@ -136,7 +136,7 @@ def finance_sets_the_budget(page: Page, year: FiscalYear) -> str:
 
 def alice_submits_a_request_over_the_budget(page: Page, goal: Objective) -> PurchaseRequest:
     page.goto("/requests/new/")
-    fill_request_fields(page, title=TITLE)
+    fill_request_fields(page, title=TITLE, no_objective_reason=None)
     page.get_by_label("Business objective").select_option(label=str(goal))
     fill_line(page, 0, description="Laptop, 14 inch", quantity="2", unit_price="1500.00")
     expect(page.locator("#estimated-total")).to_have_text(gbp(THIS_REQUEST))
