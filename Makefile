@@ -5,6 +5,7 @@
 #   make fmt    ruff --fix and ruff format
 #   make clean  remove caches and build output (keeps .venv, node_modules and var/)
 #   make distclean  also remove .venv, node_modules and var/ (the local database)
+#   make fuzz   fuzz the API with schemathesis against a real server (fuzz/run.py)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -19,7 +20,7 @@ NODE_STAMP := node_modules/.installed-package-lock
 # The Procfile's commands (python, celery) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help install run test lint fmt clean distclean browser
+.PHONY: help install run test lint fmt clean distclean browser fuzz
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -50,6 +51,11 @@ browser: install
 test: install browser lint
 	$(BIN)/pytest
 
+# schemathesis in its own fuzz/.venv, against gunicorn on a throwaway database (docs/testing.md).
+# FUZZ_MAX_EXAMPLES=100 make fuzz  for a longer run than CI's 25 per operation.
+fuzz: install
+	$(BIN)/python fuzz/run.py
+
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
@@ -66,4 +72,4 @@ clean:
 
 # Everything `make install` and `make run` made, including the local database and outbox.
 distclean: clean
-	rm -rf $(VENV) node_modules var
+	rm -rf $(VENV) fuzz/.venv node_modules var

@@ -12,6 +12,7 @@ from django.apps import apps as django_apps
 from django.contrib.contenttypes.models import ContentType
 from django.test import Client
 from pytest_django.fixtures import Settings
+from pytest_django.plugin import DjangoDbBlocker
 
 from procurement.celery import app as celery_app
 from procurement.models import Category, CostCentre, Department, Role, User
@@ -38,6 +39,27 @@ def django_db_modify_db_settings(
     settings_dict = connections["default"].settings_dict
     if settings_dict["ENGINE"] == "django.db.backends.sqlite3":
         settings_dict["TEST"]["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> None:
+    """On PostgreSQL the audit table refuses TRUNCATE (procurement/migrations/0005), and
+    TRUNCATE is how transactional tests flush the test database: allow it in the test
+    database only, for every session that connects to it from now on."""
+    from django.db import connections
+
+    with django_db_blocker.unblock():
+        for connection in connections.all():
+            if connection.vendor != "postgresql" or connection.settings_dict["TEST"].get("MIRROR"):
+                continue
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT current_database()")
+                [name] = cursor.fetchone()
+                cursor.execute(
+                    f"ALTER DATABASE {connection.ops.quote_name(name)} "
+                    "SET procurement.audit_allow_truncate = on"
+                )
+                cursor.execute("SET procurement.audit_allow_truncate = on")
 
 
 @pytest.fixture(autouse=True)

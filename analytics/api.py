@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.conf import settings
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -92,8 +92,16 @@ def _share(
     )
 
 
+# A month is written YYYY-MM, which is not an OpenAPI "date": say so, or clients that
+# validate responses (schemathesis does) reject every month.
+@extend_schema_field({"type": "string", "pattern": r"^\d{4}-\d{2}$", "example": "2025-05"})
+class MonthField(serializers.DateField):
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(format="%Y-%m", **kwargs)
+
+
 class MonthSpendSerializer(serializers.Serializer):
-    month = serializers.DateField(format="%Y-%m", help_text="YYYY-MM.")
+    month = MonthField(help_text="YYYY-MM.")
     amount = _money()
     lines = serializers.IntegerField()
 
@@ -160,7 +168,7 @@ class ContractRowSerializer(serializers.Serializer):
 
 
 class ContractMonthSerializer(ContractRowSerializer):
-    month = serializers.DateField(format="%Y-%m", help_text="YYYY-MM.")
+    month = MonthField(help_text="YYYY-MM.")
 
 
 class ContractCategorySerializer(ContractRowSerializer):

@@ -179,6 +179,7 @@ def _mapping_errors(error: InvalidInput) -> InvalidInput:
 
 
 class SpendImportListCreateApi(APIView):
+    pagination_class = Pagination  # read by the schema generator for the paginated list
     parser_classes = [MultiPartParser, FormParser]
 
     @extend_schema(

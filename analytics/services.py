@@ -60,6 +60,7 @@ from procurement.errors import Conflict, InvalidInput, NotAllowed
 from procurement.files import human_size
 from procurement.models import Category, CostCentre, Department, User
 from procurement.money import MissingExchangeRate
+from procurement.outbox import enqueue
 from procurement.services import audit_record
 from vendors.models import Contract
 
@@ -181,7 +182,7 @@ def spend_import_confirm(*, spend_import: SpendImport, mapping: object, user: Us
 
         from analytics.tasks import spend_import_task
 
-        transaction.on_commit(lambda: spend_import_task.delay(import_id))
+        enqueue(spend_import_task, import_id)
     return spend_import
 
 
@@ -910,7 +911,7 @@ class _Loader:
             # ledger and the dashboards do not wait for the scan (analytics.tasks).
             from analytics.tasks import scan_spend_import_findings
 
-            transaction.on_commit(lambda: scan_spend_import_findings.delay(import_id))
+            enqueue(scan_spend_import_findings, import_id)
         # A fresh copy: the state field is protected and cannot be refreshed in place.
         spend_import = SpendImport.objects.select_for_update().get(pk=import_id)
         spend_import.rows_read = self.rows_read

@@ -11,7 +11,6 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from functools import partial
 
 from django.conf import settings
 from django.db import transaction
@@ -36,6 +35,7 @@ from approvals.models import (
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Role, User
+from procurement.outbox import enqueue
 from procurement.services import audit_record
 from requests.models import CENT, PurchaseRequest, RequestState
 from requests.services import (
@@ -329,8 +329,8 @@ def _open_next_stage(
         _delegate_pending(step=step, request=request, on=today)
     from approvals.tasks import notify_step_pending
 
-    step_ids = [step.pk for step in opened]
-    transaction.on_commit(lambda: [notify_step_pending.delay(step_id) for step_id in step_ids])
+    for step in opened:
+        enqueue(notify_step_pending, step.pk)
     return opened
 
 
@@ -705,7 +705,7 @@ def _delegate_steps_of(*, person_ids: Sequence[int], on: dt.date) -> int:
                 continue
             if _delegate_pending(step=step, request=request, on=on):
                 moved += 1
-                transaction.on_commit(partial(notify_step_pending.delay, step.pk))
+                enqueue(notify_step_pending, step.pk)
     return moved
 
 
@@ -966,9 +966,7 @@ def approval_step_escalate(*, step_id: int, now: dt.datetime | None = None) -> b
         if recipients:
             from approvals.tasks import notify_step_escalated
 
-            transaction.on_commit(
-                partial(notify_step_escalated.delay, step.pk, sorted(set(recipients)), reassign)
-            )
+            enqueue(notify_step_escalated, step.pk, sorted(set(recipients)), reassign)
     return True
 
 

@@ -91,3 +91,38 @@ def local_secret_key(path: Path) -> str:
             return key
         time.sleep(0.05)  # another process created the file and is still writing it
     raise ImproperlyConfigured(f"{path} is empty: delete it or set SECRET_KEY.")
+
+
+# Secret keys that are public: the placeholder of deploy/production.env.example and the values
+# tutorials and generators hand out. A server signing sessions, approval links and vendor links
+# with one of these can be impersonated by anyone who has read the same page.
+_PUBLIC_SECRET_KEYS = {
+    "change-me",
+    "changeme",
+    "secret",
+    "secret-key",
+    "secret_key",
+    "secretkey",
+    "your-secret-key",
+    "your-secret-key-here",
+    "insecure",
+    "dev",
+    "development",
+    "test",
+    "django",
+}
+_PLACEHOLDER_MARKS = ("change-me", "changeme", "change_me", "replace-me", "replace_me")
+
+
+def secret_key_is_placeholder(key: str) -> bool:
+    """True for a SECRET_KEY that was copied from somewhere public rather than generated.
+
+    Covers the example file's "change-me" (also padded out to pass Django's length check), a
+    few well-known values, and Django's own `startproject` key ("django-insecure-...").
+    """
+    value = key.strip().lower()
+    return (
+        value in _PUBLIC_SECRET_KEYS
+        or value.startswith("django-insecure-")
+        or any(mark in value for mark in _PLACEHOLDER_MARKS)
+    )

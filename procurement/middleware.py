@@ -1,5 +1,9 @@
-"""Refuse an oversized request body before anything reads it.
+"""Middleware of the platform: a request id for the logs, and the request body limit.
 
+RequestIdMiddleware runs first, so every record logged while a request is handled, the body
+limit's refusals included, carries that request's id (procurement/logging.py).
+
+RequestBodyLimitMiddleware refuses an oversized request body before anything reads it.
 Django's CSRF middleware parses a multipart POST (spooling its files to disk) before any
 view can check who is asking or how large each file may be. Without this, anyone, signed in
 or not, could stream gigabytes at any POST address. The limit is REQUEST_MAX_BYTES; a
@@ -15,6 +19,34 @@ from django.conf import settings
 from django.http import HttpRequest, HttpResponse, JsonResponse
 
 from procurement.files import human_size
+from procurement.logging import (
+    REQUEST_ID_HEADER,
+    request_id_from_header,
+    request_id_new,
+    request_id_var,
+)
+
+
+class RequestIdMiddleware:
+    """Tag the request with an id: the caller's X-Request-ID when sane, else a new one.
+
+    The id is in every log record of the request and in the response's X-Request-ID, so a
+    user's report ("it failed, the id was ...") or a proxy's log leads to the lines.
+    """
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        request_id = request_id_from_header(request.headers.get(REQUEST_ID_HEADER))
+        request_id = request_id or request_id_new()
+        token = request_id_var.set(request_id)
+        try:
+            response = self.get_response(request)
+        finally:
+            request_id_var.reset(token)
+        response[REQUEST_ID_HEADER] = request_id
+        return response
 
 
 class RequestBodyLimitMiddleware:

@@ -235,7 +235,12 @@ class AuditEntry(models.Model):
     """One thing that happened to an object: a state change, by whom, when, why.
 
     Append-only: written by services in the same transaction as the change it
-    records, never updated or deleted (the queryset and save() refuse it).
+    records, never updated or deleted (the queryset and save() refuse it; on
+    PostgreSQL a trigger refuses it too). Hash-chained right after that transaction
+    commits (procurement/audit_chain.py): `hash` covers the entry's fields and
+    `prev_hash`, the hash of the entry before it in the chain, so a changed or
+    removed entry breaks the chain. The three chain fields are filled in once,
+    together, and never change after.
     """
 
     content_type = models.ForeignKey(ContentType, on_delete=models.PROTECT)
@@ -249,12 +254,39 @@ class AuditEntry(models.Model):
     to_state = models.CharField(max_length=32, blank=True)
     comment = models.TextField(blank=True)
     created_at = models.DateTimeField(auto_now_add=True, db_index=True)
+    # Empty until the entry is chained, a moment after its transaction commits: its place
+    # in the chain (1, 2, ...), the hex SHA-256 of the entry before it there
+    # (audit_chain.GENESIS_HASH for the first), and of its own fields with prev_hash.
+    # NULL, not "", while unchained: the unique constraint below lets any number through.
+    chain_index = models.PositiveBigIntegerField(null=True, unique=True, editable=False)
+    prev_hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
+    hash = models.CharField(max_length=64, null=True, editable=False)  # noqa: DJ001
 
     objects = AuditEntryQuerySet.as_manager()
 
     class Meta:
         ordering = ["created_at", "id"]
-        indexes = [models.Index(fields=["content_type", "object_id", "created_at"])]
+        indexes = [
+            models.Index(fields=["content_type", "object_id", "created_at"]),
+            # What the sealer looks for after every commit: the few entries not chained yet.
+            models.Index(
+                fields=["id"],
+                condition=models.Q(chain_index__isnull=True),
+                name="audit_entry_unchained",
+            ),
+        ]
+        constraints = [
+            # Two entries chained to the same predecessor would be a fork: the database
+            # refuses the second, whatever wrote it.
+            models.UniqueConstraint(fields=["prev_hash"], name="audit_entry_one_successor"),
+            models.CheckConstraint(
+                condition=models.Q(
+                    chain_index__isnull=True, prev_hash__isnull=True, hash__isnull=True
+                )
+                | models.Q(chain_index__isnull=False, prev_hash__isnull=False, hash__isnull=False),
+                name="audit_entry_chained_whole",
+            ),
+        ]
         verbose_name_plural = "audit entries"
 
     def __str__(self) -> str:
@@ -267,6 +299,28 @@ class AuditEntry(models.Model):
 
     def delete(self, *args: Any, **kwargs: Any) -> tuple[int, dict[str, int]]:
         raise TypeError("Audit entries are append-only.")
+
+
+class AuditChainHead(models.Model):
+    """The newest link of the audit chain: one row, written only under the chain lock
+    (procurement/audit_chain.py), which makes chaining one writer at a time.
+
+    `length` and `last_entry_id` let verify_audit_chain notice entries removed from the
+    end of the chain, which no later entry points back to.
+    """
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    hash = models.CharField(max_length=64)
+    last_entry_id = models.PositiveBigIntegerField(null=True)
+    length = models.PositiveBigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=models.Q(id=1), name="audit_chain_one_head")
+        ]
+
+    def __str__(self) -> str:
+        return f"audit chain of {self.length} entries, head {self.hash}"
 
 
 class SentEmail(models.Model):
@@ -312,3 +366,37 @@ class ExchangeRate(models.Model):
 
     def __str__(self) -> str:
         return f"1 {self.currency} = {self.rate} base from {self.valid_from}"
+
+
+class TaskOutbox(models.Model):
+    """A Celery task to publish, written in the transaction of the change that wants it.
+
+    procurement.outbox publishes it once that transaction commits; when the broker is down
+    the row waits, and `manage.py relay_outbox` publishes it once the broker answers.
+    """
+
+    task = models.CharField(max_length=200)
+    args = models.JSONField(default=list)
+    kwargs = models.JSONField(default=dict)
+    # Celery publishing options (queue, expires...), as a beat entry may give them.
+    options = models.JSONField(default=dict)
+    # Only runs that must happen once per key have one: beat's "<entry> for <period>".
+    key = models.CharField(max_length=200, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=500, blank=True)
+
+    class Meta:
+        indexes = [
+            # The relay polls the pending rows, oldest first; published ones are most rows.
+            models.Index(
+                fields=["created_at"],
+                condition=models.Q(published_at__isnull=True),
+                name="task_outbox_pending",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        state = "published" if self.published_at else "pending"
+        return f"{self.task} #{self.pk} ({state})"

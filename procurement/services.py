@@ -8,10 +8,11 @@ from email.mime.base import MIMEBase
 
 from django.contrib.contenttypes.models import ContentType
 from django.core.mail import EmailMultiAlternatives
-from django.db import IntegrityError, models, transaction
+from django.db import IntegrityError, connection, models, transaction
 from django.template import Context, Engine
 from django.template.loader import render_to_string
 
+from procurement.audit_chain import audit_chain_seal
 from procurement.models import AuditEntry, SentEmail, User
 
 logger = logging.getLogger(__name__)
@@ -26,8 +27,15 @@ def audit_record(
     to_state: str = "",
     comment: str = "",
 ) -> AuditEntry:
-    """Append an audit entry. Call it inside the transaction of the change it records."""
-    return AuditEntry.objects.create(
+    """Append an audit entry. Call it inside the transaction of the change it records.
+
+    The entry is chained to the one before it (procurement/audit_chain.py) just after that
+    transaction commits: chaining needs the single chain head, and holding it until the
+    change commits would queue every state change behind every other one and deadlock
+    against the row locks a service takes after writing its entry. Until then the entry
+    is complete but for its chain fields; the append-only trigger guards it all along.
+    """
+    entry = AuditEntry.objects.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
         actor=actor,
@@ -36,6 +44,23 @@ def audit_record(
         to_state=to_state,
         comment=comment,
     )
+    _chain_on_commit()
+    return entry
+
+
+def _chain_on_commit() -> None:
+    """Queue audit_chain_seal on commit, once per transaction: one call chains every entry
+    waiting. Not again while one queued in this savepoint or around it is pending: that
+    one runs whenever this entry commits (a rollback dropping it drops the entry too).
+    robust: the change has committed by then; a failed chaining is logged, and the next
+    one (or verify_audit_chain) picks the entry up."""
+    current = set(connection.savepoint_ids)
+    # Each queued callback is (savepoint ids, function, robust).
+    if not any(
+        queued[1] is audit_chain_seal and queued[0] <= current
+        for queued in connection.run_on_commit
+    ):
+        transaction.on_commit(audit_chain_seal, robust=True)
 
 
 def email_send_once(

@@ -7,14 +7,24 @@ differs only by environment variables; see README.md for the list.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
 import dj_database_url
 import pycountry
 from django.core.exceptions import ImproperlyConfigured
+from kombu import Exchange, Queue
 
-from procurement.env import env_bool, env_decimal, env_int, env_list, env_str, local_secret_key
+from procurement.env import (
+    env_bool,
+    env_decimal,
+    env_int,
+    env_list,
+    env_str,
+    local_secret_key,
+    secret_key_is_placeholder,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 VAR_DIR = Path(env_str("VAR_DIR", str(BASE_DIR / "var")))
@@ -25,9 +35,19 @@ DEBUG = env_bool("DEBUG", False)
 # committed), so a local install is safe without a shared, well-known key.
 # Production sets SECRET_KEY so that every web and worker process agrees.
 SECRET_KEY = env_str("SECRET_KEY", "") or local_secret_key(VAR_DIR / "secret_key")
+# A key copied from the example file or a tutorial signs sessions and emailed links that
+# anyone could forge: refuse to serve with it (docs/security.md).
+if not DEBUG and secret_key_is_placeholder(SECRET_KEY):
+    raise ImproperlyConfigured(
+        "SECRET_KEY is a placeholder or a publicly known value; set a random one: "
+        'python3 -c "import secrets; print(secrets.token_urlsafe(64))"'
+    )
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# A reverse proxy ends TLS in front of us: believe its X-Forwarded-Proto, and the last hop of
+# X-Forwarded-For as the client's address (API throttles, security log).
+BEHIND_PROXY = env_bool("BEHIND_PROXY", False)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -40,6 +60,10 @@ INSTALLED_APPS = [
     "rest_framework.authtoken",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    # Login throttling and two-factor authentication (procurement/login_throttle.py, two_factor.py).
+    "axes",
+    "django_otp",
+    "django_otp.plugins.otp_totp",
     "procurement",
     "vendors",
     "requests",
@@ -50,16 +74,27 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # First, so that every log record of a request carries its id (procurement/logging.py).
+    "procurement.middleware.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # After WhiteNoise: static files need no policy. Both see every page's response, 413s included.
+    "procurement.security.ContentSecurityPolicyMiddleware",
+    "procurement.security.SecurityEventMiddleware",
     # Before anything parses a body (the CSRF check reads multipart uploads).
     "procurement.middleware.RequestBodyLimitMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): did this session give a two-factor code.
+    "django_otp.middleware.OTPMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
+    # Holds signed-in users to the two-factor policy (after messages: it may leave one).
+    "procurement.two_factor.TwoFactorMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as axes asks: turns a locked-out login's response into the 429 "try again in N minutes".
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "procurement.urls"
@@ -94,7 +129,14 @@ TEMPLATES = [
 _database_url = env_str("DATABASE_URL", "")
 if _database_url:
     try:
-        _db = dj_database_url.parse(_database_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60))
+        # A reused connection is checked (SELECT 1) before a request's first query and
+        # replaced when PostgreSQL dropped it (restart, failover, pg_terminate_backend), so
+        # a lost connection costs no failed request (docs/operations.md).
+        _db = dj_database_url.parse(
+            _database_url,
+            conn_max_age=env_int("DB_CONN_MAX_AGE", 60),
+            conn_health_checks=True,
+        )
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_URL is malformed: {exc}") from None
     if not _db.get("ENGINE"):
@@ -119,7 +161,7 @@ _replica_url = env_str("DATABASE_REPLICA_URL", "")
 if _replica_url:
     try:
         DATABASES["replica"] = dj_database_url.parse(
-            _replica_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60)
+            _replica_url, conn_max_age=env_int("DB_CONN_MAX_AGE", 60), conn_health_checks=True
         )
     except ValueError as exc:
         raise ImproperlyConfigured(f"DATABASE_REPLICA_URL is malformed: {exc}") from None
@@ -135,6 +177,51 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes sees every authenticate() call first and refuses locked-out clients; it never
+# signs anyone in itself. authenticate() must be given the request (tests: client.login(request=
+# HttpRequest(), ...), or force_login).
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Login throttling (procurement/login_throttle.py): AXES_FAILURE_LIMIT failed logins (wrong
+# passwords or two-factor codes) for one username from one client address lock that pair out
+# for AXES_COOLOFF_MINUTES, counted from the failure that reached the limit. Other users, and
+# the same user from elsewhere, are unaffected; a successful login clears the count.
+AXES_FAILURE_LIMIT = env_int("AXES_FAILURE_LIMIT", 5, minimum=1)
+AXES_COOLOFF_MINUTES = env_int("AXES_COOLOFF_MINUTES", 15, minimum=1)
+AXES_COOLOFF_TIME = timedelta(minutes=AXES_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+# Failures during the lock do not extend it: the cool-off is finite whatever an attacker does.
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+# The same client address as the security log and the API throttles (BEHIND_PROXY: the hop
+# our proxy appended to X-Forwarded-For).
+AXES_CLIENT_IP_CALLABLE = "procurement.login_throttle.client_ip_address"
+AXES_LOCKOUT_CALLABLE = "procurement.login_throttle.lockout_response"
+AXES_HTTP_RESPONSE_CODE = 429
+# No start-up banner in every command's output; the security log records each failed login.
+AXES_VERBOSE = False
+# Two-factor authentication (procurement/two_factor.py): holders of these roles must set up an
+# authenticator app before they can do anything else; anyone else may.
+OTP_REQUIRED_ROLES = env_list("OTP_REQUIRED_ROLES", [])
+# procurement.models.Role's values (settings cannot import models; a test keeps them equal).
+ROLE_NAMES = (
+    "requester",
+    "manager",
+    "procurement",
+    "finance",
+    "security_reviewer",
+    "legal",
+    "admin",
+)
+for _role in OTP_REQUIRED_ROLES:
+    if _role not in ROLE_NAMES:
+        raise ImproperlyConfigured(
+            f"OTP_REQUIRED_ROLES: {_role!r} is not a role; use some of {', '.join(ROLE_NAMES)}."
+        )
+# The name authenticator apps show next to the code.
+OTP_TOTP_ISSUER = "Procurement"
 
 # --- Internationalisation and money ----------------------------------------
 LANGUAGE_CODE = "en-gb"
@@ -323,7 +410,18 @@ REDIS_URL = env_str("REDIS_URL", "")
 CELERY_BROKER_DIR = VAR_DIR / "celery"
 if REDIS_URL:
     CELERY_BROKER_URL = REDIS_URL
-    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {"visibility_timeout": 3600}
+    CELERY_BROKER_TRANSPORT_OPTIONS: dict[str, object] = {
+        # A task taken by a worker that then died (SIGKILL, OOM, lost host) goes back to the
+        # queue this long after it was taken. It must exceed the longest wait plus run of a
+        # task (time limit 5 min; retries back off up to 10 min), or a slow task runs twice.
+        "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT", 3600, minimum=1),
+        # Look for such tasks every 10 s (kombu's default scans only every 100 s).
+        "unacked_restore_throttle": 1,
+        # A web request publishes on commit: never let a vanished Redis hang it for minutes
+        # (procurement/outbox.py keeps the task when publishing fails).
+        "socket_connect_timeout": 5,
+        "socket_timeout": 10,
+    }
 else:
     # Embedded default: kombu's filesystem transport, so `make run` needs no Redis.
     CELERY_BROKER_URL = "filesystem://"
@@ -347,6 +445,33 @@ CELERY_TASK_SOFT_TIME_LIMIT = 4 * 60
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TIMEZONE = TIME_ZONE
+# Beat queues each due run through the task outbox, once per entry and period, so two beat
+# processes started by mistake do not run anything twice (docs/operations.md, "Beat runs once").
+CELERY_BEAT_SCHEDULER = "procurement.celery:OnceScheduler"
+# Queues, so that a large spend import or a report never holds up an approval email. A worker
+# started without -Q consumes all four (make run); docker-compose.yml runs one worker per
+# queue. A task not named below goes to "default" (docs/operations.md, "Queues").
+CELERY_TASK_DEFAULT_QUEUE = "default"
+CELERY_TASK_QUEUES = tuple(
+    Queue(name, Exchange(name), routing_key=name)
+    for name in ("default", "email", "reports", "imports")
+)
+CELERY_TASK_ROUTES = {
+    # Exact names are looked up before the patterns at the end.
+    "approvals.tasks.send_reminder_digest": {"queue": "email"},
+    "sourcing.order_tasks.send_purchase_order": {"queue": "email"},
+    # The hourly contract and vendor digests are sent by the beat task itself.
+    "vendors.tasks.send_vendor_reminders": {"queue": "email"},
+    # Reports aggregate a period of spend before they are mailed: minutes, not milliseconds.
+    "analytics.tasks.send_due_spend_reports": {"queue": "reports"},
+    "analytics.tasks.send_spend_report": {"queue": "reports"},
+    "analytics.tasks.spend_import_task": {"queue": "imports"},
+    "analytics.tasks.scan_spend_import_findings": {"queue": "imports"},
+    # Screening every vendor again after a sanctions list import is an import's batch work.
+    "vendors.tasks.rescreen_all_vendors": {"queue": "imports"},
+    # Every notify_* task sends mail and nothing else.
+    "*.notify_*": {"queue": "email"},
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "worker-heartbeat": {"task": "procurement.tasks.worker_heartbeat", "schedule": 60.0},
     # Scans of the database for what is due: never long countdowns, which die with a worker.
@@ -371,7 +496,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.TokenAuthentication",
+        # A token of a user who must use two-factor but has not set it up is refused.
+        "procurement.two_factor.TwoFactorTokenAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "procurement.api.Pagination",
@@ -382,7 +508,7 @@ REST_FRAMEWORK = {
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "DEFAULT_THROTTLE_RATES": {"token": "10/min"},
     # Throttles key on the client's address: believe X-Forwarded-For only as set by our own proxy.
-    "NUM_PROXIES": 1 if env_bool("BEHIND_PROXY", False) else 0,
+    "NUM_PROXIES": 1 if BEHIND_PROXY else 0,
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Procurement platform API",
@@ -421,27 +547,72 @@ SESSION_COOKIE_HTTPONLY = True
 # TLS usually ends at a proxy in front of gunicorn, so redirecting is opt-in.
 SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", False)
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_PROXY_SSL_HEADER = (
-    ("HTTP_X_FORWARDED_PROTO", "https") if env_bool("BEHIND_PROXY", False) else None
-)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if BEHIND_PROXY else None
 SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 0, minimum=0)
 SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", False)
 SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", False)
 SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
+# What a link to another site reveals of our URLs (ids, and never a link's token).
+SECURE_REFERRER_POLICY = env_str("SECURE_REFERRER_POLICY", "same-origin")
+_REFERRER_POLICIES = {
+    "no-referrer",
+    "no-referrer-when-downgrade",
+    "origin",
+    "origin-when-cross-origin",
+    "same-origin",
+    "strict-origin",
+    "strict-origin-when-cross-origin",
+    "unsafe-url",
+}
+if not {p.strip() for p in SECURE_REFERRER_POLICY.split(",")} <= _REFERRER_POLICIES:
+    raise ImproperlyConfigured(
+        f"SECURE_REFERRER_POLICY={SECURE_REFERRER_POLICY!r} must be one or more (comma-separated) "
+        f"of {', '.join(sorted(_REFERRER_POLICIES))}."
+    )
 X_FRAME_OPTIONS = "DENY"
+CSRF_FAILURE_VIEW = "procurement.security.csrf_failure"
+# Content-Security-Policy of every page (procurement/security.py), in the shape of Django 6.0's
+# SECURE_CSP. No inline script or style anywhere, nothing from another origin: templates keep
+# their CSS and JS in static/, and `manage.py check --deploy` warns if scripts are loosened.
+SECURE_CSP: dict[str, list[str]] = {
+    "default-src": ["'self'"],
+    "script-src": ["'self'"],
+    "style-src": ["'self'"],
+    # data: for the CSS's inline SVG icons (Pico's select arrows and checkboxes).
+    "img-src": ["'self'", "data:"],
+    "font-src": ["'self'"],
+    "connect-src": ["'self'"],
+    "object-src": ["'none'"],
+    "base-uri": ["'self'"],
+    "form-action": ["'self'"],
+    "frame-ancestors": ["'none'"],
+}
 
+# json: one object per line with the request id (procurement/logging.py), for a log collector;
+# plain reads better in a terminal.
+LOG_FORMAT = env_str("LOG_FORMAT", "plain")
+if LOG_FORMAT not in ("plain", "json"):
+    raise ImproperlyConfigured(f"LOG_FORMAT={LOG_FORMAT!r} must be plain or json.")
+LOGGING_CONFIG = "procurement.logging.configure"
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    # An emailed approval link's token is a credential: cut it out of every record.
-    "filters": {"redact_links": {"()": "procurement.log_filters.RedactApprovalLinks"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "filters": {
+        # The id of the request (or of the request that queued the task) on every record.
+        "request_id": {"()": "procurement.logging.RequestIdFilter"},
+        # An emailed approval link's token is a credential: cut it out of every record.
+        "redact_links": {"()": "procurement.log_filters.RedactApprovalLinks"},
+    },
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        "json": {"()": "procurement.logging.JsonFormatter"},
+    },
     "handlers": {
         "console": {
             "class": "logging.StreamHandler",
-            "formatter": "plain",
-            "filters": ["redact_links"],
+            "formatter": LOG_FORMAT,
+            # request_id first: it reads gunicorn's atoms, which the redaction may drop.
+            "filters": ["request_id", "redact_links"],
         }
     },
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
@@ -451,9 +622,15 @@ LOGGING = {
         "django.server": {"handlers": ["console"], "filters": ["redact_links"], "propagate": False},
         "gunicorn.access": {
             "handlers": ["console"],
-            "filters": ["redact_links"],
+            "filters": ["request_id", "redact_links"],
             "propagate": False,
         },
+        # gunicorn's worker-process messages, in the same format (its master logs before
+        # Django loads: see docs/operations.md, "Logs").
+        "gunicorn.error": {"handlers": ["console"], "propagate": False},
         "django.request": {"filters": ["redact_links"]},
     },
 }
+# Celery workers and beat keep the configuration above (JSON, request ids, redaction) instead
+# of replacing the root logger's handlers with their own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

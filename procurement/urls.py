@@ -5,16 +5,15 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
 
-from procurement import views
+from procurement import two_factor, views
 
 urlpatterns = [
     path("healthz", views.healthz, name="healthz"),
+    # The admin signs in through our login, which asks for the two-factor code.
+    path("admin/login/", two_factor.admin_login),
     path("admin/", admin.site.urls),
-    path(
-        "accounts/login/",
-        auth_views.LoginView.as_view(redirect_authenticated_user=True),
-        name="login",
-    ),
+    # login (password, then the code), the Security page (two-factor set-up).
+    path("accounts/", include("procurement.two_factor_urls")),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("api/approvals/", include("approvals.api_urls")),
     path("api/vendors/", include("vendors.api_urls")),

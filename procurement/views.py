@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET
 
 from procurement.celery import app as celery_app
 from procurement.models import WorkerHeartbeat
+from procurement.security import csp_override
 
 logger = logging.getLogger(__name__)
 
@@ -91,6 +92,9 @@ def outbox(request: HttpRequest) -> HttpResponse:
     return render(request, "outbox/list.html", {"messages_sent": rows})
 
 
+# An email's HTML is styled inline (mail clients ignore stylesheets) and is shown in a sandboxed
+# srcdoc frame, which inherits this page's policy: let it keep its styles, never scripts.
+@csp_override({**settings.SECURE_CSP, "style-src": ["'self'", "'unsafe-inline'"]})
 @staff_member_required
 @require_GET
 def outbox_message(request: HttpRequest, name: str) -> HttpResponse:

@@ -15,6 +15,7 @@ from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, JsonResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
+from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
@@ -23,7 +24,7 @@ from drf_spectacular.utils import (
     extend_schema_field,
     inline_serializer,
 )
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
@@ -37,6 +38,7 @@ from rest_framework.views import APIView
 from procurement.api import Pagination, error_responses, query_filters
 from procurement.errors import InvalidInput, NotFound
 from procurement.models import Category, CostCentre, Department, Objective, User
+from procurement.two_factor import two_factor_check_api_login
 from requests.models import Attachment, Comment, LineItem, PurchaseRequest, RequestState
 from requests.selectors import (
     RequestFilters,
@@ -108,6 +110,14 @@ _REQUEST_ID = OpenApiParameter(
 class TokenRequestSerializer(serializers.Serializer):
     username = serializers.CharField(max_length=150)
     password = serializers.CharField(max_length=128, trim_whitespace=False, write_only=True)
+    otp = serializers.CharField(
+        max_length=12,
+        required=False,
+        allow_blank=True,
+        write_only=True,
+        help_text="The current code from the user's authenticator app; required for users "
+        "who have two-factor authentication on.",
+    )
 
 
 class TokenSerializer(serializers.Serializer):
@@ -128,7 +138,22 @@ class TokenObtainApi(APIView):
         operation_id="auth_token_create",
         summary="Get an API token",
         request=TokenRequestSerializer,
-        responses={200: TokenSerializer, **_errors(400, 429)},
+        responses={
+            200: TokenSerializer,
+            **error_responses(
+                400,
+                403,
+                429,
+                texts={
+                    400: "Wrong credentials (code `invalid`), or the account uses two-factor "
+                    "authentication and `otp` is missing (code `otp_required`) or wrong.",
+                    403: "The user's role requires two-factor authentication and they have not "
+                    "set it up (code `two_factor_required`).",
+                    429: "Too many attempts from this address (code `throttled`), or too many "
+                    "failed logins for this username from it (code `locked_out`).",
+                },
+            ),
+        },
         auth=[],
         tags=["auth"],
     )
@@ -142,6 +167,10 @@ class TokenObtainApi(APIView):
         )
         if user is None:  # wrong password, unknown user or deactivated account: one answer
             raise InvalidInput("Unable to log in with the username and password given.")
+        # A token is a second way in: it takes the two-factor code where a login would.
+        two_factor_check_api_login(
+            request=request._request, user=user, code=serializer.validated_data.get("otp", "")
+        )
         token, _ = Token.objects.get_or_create(user=user)
         return Response(TokenSerializer({"token": token.key}).data)
 
@@ -163,12 +192,16 @@ class SchemaApi(SpectacularAPIView):
 
 
 # Swagger UI from drf-spectacular-sidecar's static files (no CDN); a browser page, so an
-# anonymous visitor is sent to the login page rather than shown a JSON error.
+# anonymous visitor is sent to the login page rather than shown a JSON error. The split view
+# serves its start-up script from this same URL (?script) instead of inline, for the CSP.
 docs_view = login_required(
-    SpectacularSwaggerView.as_view(url_name="api:schema", permission_classes=[IsAuthenticated])
+    SpectacularSwaggerSplitView.as_view(url_name="api:schema", permission_classes=[IsAuthenticated])
 )
 
 
+# It changes nothing, so it needs no CSRF check; with one, a POST to a mistyped URL got the
+# HTML CSRF page (or a 500 from it) instead of this JSON 404.
+@csrf_exempt
 def api_not_found(request: HttpRequest, unmatched: str = "") -> JsonResponse:
     """Unknown paths under /api/ answer in the API's error shape instead of an HTML page."""
     detail = "No such API endpoint."

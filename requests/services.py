@@ -28,6 +28,7 @@ from procurement.models import (
     Objective,
     User,
 )
+from procurement.outbox import enqueue
 from procurement.services import audit_record
 from requests import workflow
 from requests.models import (
@@ -472,8 +473,7 @@ def purchase_request_apply(
         comment=comment,
     )
     if action in NOTIFY_REQUESTER and (by is None or by.pk != request.requester_id):
-        entry_id = entry.pk
-        transaction.on_commit(lambda: notify_requester_of_transition.delay(entry_id))
+        enqueue(notify_requester_of_transition, entry.pk)
     workflow.current().on_transition(request=request, by=by, action=action)
     return entry
 
@@ -540,6 +540,5 @@ def comment_create(*, request_id: int, by: User, body: str) -> Comment:
         comment = Comment.objects.create(request=request, author=by, body=body)
         comment.mentions.set(mentioned)
         if mentioned:
-            comment_id = comment.pk
-            transaction.on_commit(lambda: notify_mentions.delay(comment_id))
+            enqueue(notify_mentions, comment.pk)
     return comment

@@ -21,6 +21,7 @@ from django.utils import timezone
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Role, User
 from procurement.money import to_base_currency
+from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
 from requests.models import RequestState
 from sourcing.access import may_approve_as, may_see_sourcing, may_source
@@ -173,7 +174,7 @@ def award_make(*, rfq_id: int, by: User, quote_id: int, justification: str = "")
             )
             from sourcing.evaluation_tasks import notify_award_approval_needed
 
-            transaction.on_commit(lambda: notify_award_approval_needed.delay(award.pk))
+            enqueue(notify_award_approval_needed, award.pk)
         else:
             _award_complete(award=award, rfq=rfq, by=by, summary=summary)
     return award
@@ -199,7 +200,7 @@ def _award_complete(*, award: Award, rfq: Rfq, by: User, summary: str) -> None:
     _purchase_order_create(award_id=award.pk, by=by)
     from sourcing.evaluation_tasks import notify_award_outcome
 
-    transaction.on_commit(lambda: notify_award_outcome.delay(award.pk))
+    enqueue(notify_award_outcome, award.pk)
 
 
 def _lock_award(award_id: int) -> tuple[Award, Rfq]:

@@ -1,5 +1,5 @@
 """Tasks of the evaluation part (negotiation, award): thin, fetch by id and call a service;
-queued with transaction.on_commit. Emails are idempotent per key, so a retry never sends
+queued through the task outbox. Emails are idempotent per key, so a retry never sends
 twice."""
 
 from __future__ import annotations

@@ -41,6 +41,7 @@ from analytics.services import LineInput, spend_lines_add, spend_source_get_or_c
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Category, Department, Role, User
 from procurement.money import CENT
+from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
 from sourcing.access import may_resolve_invoices, may_source
 from sourcing.models import (
@@ -405,7 +406,7 @@ def invoice_record(
             invoice_id = invoice.pk
             from sourcing.order_tasks import notify_invoice_on_hold
 
-            transaction.on_commit(lambda: notify_invoice_on_hold.delay(invoice_id))
+            enqueue(notify_invoice_on_hold, invoice_id)
         else:
             invoice.match()
             invoice.save()

@@ -21,6 +21,7 @@ from django_fsm import TransitionNotAllowed
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import User
+from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
 from sourcing.access import may_source
 from sourcing.models import (
@@ -123,7 +124,7 @@ def counter_offer_send(
         )
         from sourcing.evaluation_tasks import notify_counter_offer
 
-        transaction.on_commit(lambda: notify_counter_offer.delay(counter_offer.pk))
+        enqueue(notify_counter_offer, counter_offer.pk)
     return counter_offer
 
 

@@ -360,6 +360,7 @@ _INVOICE_DUPLICATE = OpenApiExample(
 
 
 class OrderListApi(APIView):
+    pagination_class = Pagination  # read by the schema generator for the paginated list
     parser_classes = [JSONParser]
 
     @extend_schema(

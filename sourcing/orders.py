@@ -3,7 +3,7 @@ acknowledged through a signed link, changed by change orders, cancelled or close
 
 Every service here checks who may act, locks the rows it changes (`select_for_update`),
 moves states only through the models' django-fsm transitions, writes its audit entry in the
-same transaction and queues emails with `transaction.on_commit`. Errors are
+same transaction and queues emails in it (`procurement.outbox.enqueue`). Errors are
 `procurement.errors` (InvalidInput 400, NotAllowed 403, NotFound 404, Conflict 409).
 
 PO numbers ("PO-2026-000001") come from one `PoNumberSequence` row per year, locked in the
@@ -35,6 +35,7 @@ from approvals.services import active_policy
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Category, Role, User
 from procurement.money import CENT
+from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
 from requests.models import PurchaseRequest, RequestState
 from requests.services import purchase_request_apply
@@ -340,8 +341,7 @@ def po_issue(*, po_id: int, by: User) -> PurchaseOrder:
 def _queue_po_email(po: PurchaseOrder) -> None:
     from sourcing.order_tasks import send_purchase_order
 
-    po_id, version = po.pk, po.version
-    transaction.on_commit(lambda: send_purchase_order.delay(po_id, version))
+    enqueue(send_purchase_order, po.pk, po.version)
 
 
 # --- The vendor's link -----------------------------------------------------------------------
@@ -797,7 +797,7 @@ def change_order_request(
             change_id = change.pk
             from sourcing.order_tasks import notify_change_order_approvers
 
-            transaction.on_commit(lambda: notify_change_order_approvers.delay(change_id))
+            enqueue(notify_change_order_approvers, change_id)
     return change
 
 

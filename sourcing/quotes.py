@@ -32,6 +32,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from procurement.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from procurement.files import files_removed_on_error, human_size, sniff_document_type
 from procurement.money import CENT, MissingExchangeRate
+from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
 from sourcing.models import (
     CounterOffer,
@@ -802,7 +803,7 @@ def quote_submit(
         quote_id = quote.pk
         from sourcing.rfq_tasks import notify_quote_received
 
-        transaction.on_commit(lambda: notify_quote_received.delay(quote_id))
+        enqueue(notify_quote_received, quote_id)
     logger.info("quote %s (r%s) submitted on rfq %s", quote.pk, quote.revision, rfq.pk)
     return quote
 
@@ -917,7 +918,7 @@ def question_ask(*, invitation_id: int, text: str) -> Question:
         question_id = question.pk
         from sourcing.rfq_tasks import notify_question_asked
 
-        transaction.on_commit(lambda: notify_question_asked.delay(question_id))
+        enqueue(notify_question_asked, question_id)
     return question
 
 

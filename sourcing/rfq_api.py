@@ -369,6 +369,7 @@ _OPEN_EXAMPLE = OpenApiExample(
 
 
 class RfqListApi(APIView):
+    pagination_class = Pagination  # read by the schema generator for the paginated list
     parser_classes = [JSONParser]
 
     @extend_schema(

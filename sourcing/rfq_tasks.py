@@ -1,5 +1,5 @@
 """Tasks of RFQs and quotes: thin, fetch by id and call a service or an email function;
-queued with transaction.on_commit by sourcing/rfqs.py and sourcing/quotes.py."""
+queued through the task outbox by sourcing/rfqs.py and sourcing/quotes.py."""
 
 from __future__ import annotations
 

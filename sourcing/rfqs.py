@@ -5,7 +5,7 @@ Services (writes) and selectors (reads) live together here, as the one home of t
 rules. Every service checks who may act (sourcing/access.py: people who may not see
 sourcing get a 404, readers who may not run RFQs a 403), locks the RFQ row, changes state
 only through the model's django-fsm transitions, writes its audit entry on the RFQ in the
-same transaction and queues emails with transaction.on_commit.
+same transaction and queues emails in it (procurement.outbox: published on commit).
 
 The vendor's side (the signed quote link, quotes, questions, declines) is sourcing/quotes.py.
 """
@@ -30,6 +30,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import AuditEntry, Category, User
 from procurement.money import to_base_currency
+from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
 from requests.models import PurchaseRequest, RequestState
 from sourcing.access import may_see_sourcing, may_source
@@ -460,7 +461,7 @@ def _queue(task_name: str, *args: Any) -> None:
     from sourcing import rfq_tasks
 
     task = getattr(rfq_tasks, task_name)
-    transaction.on_commit(lambda: task.delay(*args))
+    enqueue(task, *args)
 
 
 # --- Create ----------------------------------------------------------------------------------

@@ -26,7 +26,8 @@ CONFIGURATION = (
 
 def _check(tmp_path: Path, **overrides: str) -> subprocess.CompletedProcess[str]:
     env = {key: value for key, value in os.environ.items() if key not in CONFIGURATION}
-    env.update(VAR_DIR=str(tmp_path / "var"), SECRET_KEY="settings-test-" + "k" * 50, **overrides)
+    env.update(VAR_DIR=str(tmp_path / "var"), SECRET_KEY="settings-test-" + "k" * 50)
+    env.update(overrides)
     return subprocess.run(
         [sys.executable, "manage.py", "check"],
         cwd=settings.BASE_DIR,
@@ -61,6 +62,7 @@ def test_it_starts_with_no_configuration_at_all(tmp_path: Path) -> None:
         ("SANCTIONS_MATCH_THRESHOLD", "101"),
         ("SANCTIONS_MATCH_THRESHOLD", "10"),
         ("CONTRACT_REMINDER_DAYS", "90,a month"),
+        ("SECURE_REFERRER_POLICY", "same-origin,sometimes"),
     ],
 )
 def test_it_refuses_a_malformed_value_and_names_the_variable(
@@ -78,3 +80,31 @@ def test_it_refuses_a_malformed_value_and_names_the_variable(
     assert "ImproperlyConfigured" in result.stderr
     last_line = result.stderr.strip().splitlines()[-1]
     assert variable in last_line
+
+
+@pytest.mark.parametrize(
+    "placeholder",
+    [
+        "change-me",
+        # Long enough for Django's own check, still the example's placeholder.
+        "change-me-change-me-change-me-change-me-change-me-change-me",
+        "django-insecure-" + "x1y2z3" * 8,
+        "secret",
+    ],
+)
+def test_it_refuses_to_start_with_a_placeholder_secret_key_while_debug_is_off(
+    tmp_path: Path, placeholder: str
+) -> None:
+    result = _check(tmp_path, SECRET_KEY=placeholder)
+
+    assert result.returncode == 1
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("django.core.exceptions.ImproperlyConfigured: SECRET_KEY")
+    assert "placeholder" in last_line
+    assert repr(placeholder) not in result.stderr  # the message never repeats a key
+
+
+def test_it_starts_with_a_placeholder_secret_key_on_a_developers_machine(tmp_path: Path) -> None:
+    result = _check(tmp_path, SECRET_KEY="change-me", DEBUG="1")
+
+    assert result.returncode == 0, result.stderr

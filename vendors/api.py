@@ -325,6 +325,19 @@ FILE_FIELDS = (
 BANK_FIELDS = ("bank_details", "bank_changes")
 
 
+@extend_schema_field(serializers.ListField(child=serializers.CharField()))
+class BlockersField(serializers.Field):
+    """What stops a vendor's approval. Not read-only only so that the schema leaves it out of
+    `required`: drf-spectacular marks read-only fields required, and the key is absent for
+    callers who may not see the vendor's file."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(source="*", required=False, **kwargs)
+
+    def to_representation(self, value: Vendor) -> list[str]:
+        return vendor_approval_blockers(value)
+
+
 class VendorDetailSerializer(VendorSummarySerializer):
     """The summary, plus the vendor's file for those who may see it, plus bank details for
     procurement and finance. Keys a caller may not see are absent."""
@@ -348,8 +361,8 @@ class VendorDetailSerializer(VendorSummarySerializer):
     sanctions_matches = SanctionsMatchSerializer(
         many=True, source="sanctions_matches.all", required=False
     )
-    blockers = serializers.SerializerMethodField(
-        required=False, help_text="What stops approval now, one sentence each; empty when clear."
+    blockers = BlockersField(
+        help_text="What stops approval now, one sentence each; empty when clear."
     )
     risk_assessed_at = serializers.DateTimeField(allow_null=True, required=False)
     next_assessment_due = serializers.DateField(allow_null=True, required=False)
@@ -371,10 +384,6 @@ class VendorDetailSerializer(VendorSummarySerializer):
         hidden = (() if file else FILE_FIELDS) + (() if bank else BANK_FIELDS)
         for name in hidden:
             self.fields.pop(name)
-
-    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
-    def get_blockers(self, obj: Vendor) -> list[str]:
-        return vendor_approval_blockers(obj)
 
 
 # For the schema: every key a caller may get.

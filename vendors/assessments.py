@@ -34,6 +34,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.files import delete_files, document_check, files_removed_on_error
 from procurement.models import User
+from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
 from vendors.models import (
     Answer,
@@ -282,7 +283,7 @@ def assessment_email_submitted(*, assessment_id: int) -> bool:
 def _queue_link_email(assessment_id: int) -> None:
     from vendors.tasks import notify_assessment_link
 
-    transaction.on_commit(lambda: notify_assessment_link.delay(assessment_id))
+    enqueue(notify_assessment_link, assessment_id)
 
 
 # --- Sending, resending, cancelling, reopening ---------------------------------------------
@@ -681,7 +682,7 @@ def assessment_answers_save(
             assessment_id = locked.pk
             from vendors.tasks import notify_assessment_submitted
 
-            transaction.on_commit(lambda: notify_assessment_submitted.delay(assessment_id))
+            enqueue(notify_assessment_submitted, assessment_id)
         elif locked.state == AssessmentState.SENT:
             _transition(locked, "start")
             audit_record(

@@ -47,6 +47,7 @@ from rapidfuzz import fuzz, process
 
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import User
+from procurement.outbox import enqueue
 from procurement.services import audit_record
 from vendors.matching import name_key
 from vendors.models import (
@@ -593,7 +594,7 @@ def sanctions_list_import(
         )
         from vendors.tasks import rescreen_all_vendors
 
-        transaction.on_commit(lambda: rescreen_all_vendors.delay())
+        enqueue(rescreen_all_vendors)
     logger.info("imported %s: %s entries, %s names", source, len(entries), len(names))
     return sanctions_list
 

@@ -25,6 +25,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.files import document_check, files_removed_on_error
 from procurement.models import Category, Role, User
+from procurement.outbox import enqueue
 from procurement.services import audit_record
 from vendors.matching import name_key
 from vendors.models import (
@@ -355,7 +356,7 @@ def vendor_update(
 def _queue_screening(vendor_id: int) -> None:
     from vendors.tasks import screen_vendor
 
-    transaction.on_commit(lambda: screen_vendor.delay(vendor_id))
+    enqueue(screen_vendor, vendor_id)
 
 
 # --- Lifecycle -------------------------------------------------------------------------
@@ -484,7 +485,7 @@ def vendor_back_under_review(*, vendor: Vendor, by: User | None, reason: str) ->
     )
     from vendors.tasks import notify_vendor_back_under_review
 
-    transaction.on_commit(lambda: notify_vendor_back_under_review.delay(entry.pk))
+    enqueue(notify_vendor_back_under_review, entry.pk)
     logger.info("vendor %s back under review: %s", vendor.pk, reason)
     return True
 
@@ -606,8 +607,7 @@ def vendor_bank_details_change(
         if previous.iban or previous.account_number:
             from vendors.tasks import notify_bank_details_changed
 
-            change_id = change.pk
-            transaction.on_commit(lambda: notify_bank_details_changed.delay(change_id))
+            enqueue(notify_bank_details_changed, change.pk)
     return vendor
 
 

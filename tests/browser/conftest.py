@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 from django.db import connections
 from django.test import Client
-from playwright.sync_api import Browser, BrowserContext, Page, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, sync_playwright
 
 from procurement.models import User
 
@@ -72,14 +72,30 @@ def context(browser: Browser, live_server) -> Iterator[BrowserContext]:
 
 
 @pytest.fixture
-def page(context: BrowserContext) -> Iterator[Page]:
+def csp_refusals() -> list[str]:
+    """What the Content-Security-Policy made the browser refuse, as Chromium reports it on the
+    console ("Refused to load ...", "... violates the following Content Security Policy
+    directive ..."); filled by the page fixture."""
+    return []
+
+
+@pytest.fixture
+def page(context: BrowserContext, csp_refusals: list[str]) -> Iterator[Page]:
     page = context.new_page()
     script_errors: list[str] = []
     page.on("pageerror", lambda error: script_errors.append(str(error)))
+
+    def listen(message: ConsoleMessage) -> None:
+        if "Refused to" in message.text or "Content Security Policy" in message.text:
+            csp_refusals.append(f"{message.location.get('url') or page.url}: {message.text}")
+
+    page.on("console", listen)
     yield page
     # Let the server finish what the browser asked for before the database is reset under it.
     page.wait_for_load_state("networkidle")
     assert script_errors == [], f"JavaScript errors on the page: {script_errors}"
+    # Every page works under the strict policy of procurement/settings.py (SECURE_CSP).
+    assert csp_refusals == [], f"Refused by the Content-Security-Policy: {csp_refusals}"
 
 
 @pytest.fixture
