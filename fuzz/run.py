@@ -5,15 +5,18 @@ Run with the project's interpreter from the project root: `.venv/bin/python fuzz
 1. Makes `fuzz/.venv` from `fuzz/requirements.txt` (schemathesis and its pinned
    dependencies). It has to be its own virtualenv: schemathesis needs the PyPI `requests`
    library, which our top-level `requests/` app would shadow in the project's.
-2. Migrates a throwaway database (PostgreSQL `procurement_fuzz` next to `DATABASE_URL`
-   when that names a PostgreSQL server, otherwise SQLite under `var/fuzz/`) and seeds the
-   demo data into it.
-3. Starts gunicorn on a free loopback port with production settings (`DEBUG=0`), signs in
-   as the demo procurement user through `POST /api/auth/token/`.
-4. Runs `st run` on `/api/schema/` from `fuzz/` with `PYTHONSAFEPATH=1`, so the project
-   root is never on its `sys.path`, with the checks `not_a_server_error` and
+2. Migrates a throwaway database (on the PostgreSQL server of `DATABASE_URL`, when it names
+   one, the database `<its name>_fuzz`; otherwise SQLite under `var/fuzz/`), seeds the demo
+   data into it and collects the static files.
+3. Starts gunicorn on a free loopback port with production settings (`DEBUG=0`) and gets a
+   token for each demo user of FUZZ_USERS through `POST /api/auth/token/`.
+4. Runs `st run` on `/api/schema/` once per user, from `fuzz/` with `PYTHONSAFEPATH=1` so
+   the project root is never on its `sys.path`, with the checks `not_a_server_error` and
    `response_schema_conformance` on every operation.
-5. Stops the server and exits with schemathesis' status: non-zero on any failure.
+5. Stops the server and exits non-zero if any run failed, after printing the server's
+   tracebacks; the last line reads "fuzz: N passed, N failed" (one per user).
+
+Details and what it found: docs/testing.md.
 
 Environment (all optional):
   FUZZ_MAX_EXAMPLES   test cases per operation in the fuzzing phase (default 25, as in CI)
@@ -48,7 +51,6 @@ REQUIREMENTS = FUZZ_DIR / "requirements.txt"
 PROJECT_BIN = Path(sys.executable).parent
 # seed_demo's published password (README.md); only ever used on this throwaway database.
 DEMO_PASSWORD = "correct-horse-battery-staple"
-DB_NAME = "procurement_fuzz"
 # Checks named by issue #8: no 5xx, and every response matches the schema it documents.
 CHECKS = "not_a_server_error,response_schema_conformance"
 
@@ -90,7 +92,10 @@ def database_url_prepare() -> str:
     url = os.environ.get("FUZZ_DATABASE_URL", "")
     base = os.environ.get("DATABASE_URL", "")
     if not url and base.startswith(("postgres://", "postgresql://")):
-        url = urlunsplit(urlsplit(base)._replace(path=f"/{DB_NAME}"))
+        # Named after the base database (CI's `procurement` gives `procurement_fuzz`), so
+        # runs beside each other on one server (CI_DB_NAME) never drop each other's.
+        parts = urlsplit(base)
+        url = urlunsplit(parts._replace(path=f"{parts.path.rstrip('/')}_fuzz"))
     if not url:
         db = VAR / "db.sqlite3"
         for leftover in VAR.glob("db.sqlite3*"):
@@ -128,8 +133,15 @@ def postgres_recreate(url: str) -> None:
 
 def server_environment(database_url: str) -> dict[str, str]:
     env = dict(os.environ)
-    # Nothing of the developer's local state, broker or mail is shared with the fuzz run.
-    for name in ("REDIS_URL", "SECRET_KEY", "EMAIL_HOST", "DATABASE_REPLICA_URL"):
+    # Nothing of the developer's local state, broker or mail is shared with the fuzz run, and
+    # the demo users sign in with their password alone.
+    for name in (
+        "REDIS_URL",
+        "SECRET_KEY",
+        "EMAIL_HOST",
+        "DATABASE_REPLICA_URL",
+        "OTP_REQUIRED_ROLES",
+    ):
         env.pop(name, None)
     env.update(
         DATABASE_URL=database_url,
@@ -283,6 +295,9 @@ def main() -> int:
             # The project root must not be on schemathesis' sys.path (our requests/ app).
             "PYTHONSAFEPATH": "1",
             "PYTHONPATH": "",
+            # Hypothesis' files and schemathesis' cache go with the run's, not into fuzz/.
+            "HYPOTHESIS_STORAGE_DIRECTORY": str(VAR / "hypothesis"),
+            "FUZZ_CACHE_DIR": str(VAR / "cache"),
         }
         # All tokens first: fuzzing POST /api/auth/token/ soon runs into its rate limit.
         users = os.environ.get("FUZZ_USERS", "pat fiona mark").split()

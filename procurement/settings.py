@@ -142,17 +142,17 @@ if _database_url:
     if not _db.get("ENGINE"):
         raise ImproperlyConfigured(f"DATABASE_URL has an unsupported scheme: {_database_url!r}")
 else:
-    # Web, worker and beat share this file. WAL lets readers go on beside a writer;
+    _db = {"ENGINE": "django.db.backends.sqlite3", "NAME": str(VAR_DIR / "db.sqlite3")}
+if _db["ENGINE"] == "django.db.backends.sqlite3":
+    # Web, worker, beat and the relay share this file. WAL lets readers go on beside a writer;
     # IMMEDIATE transactions take the write lock up front and wait for it (timeout), instead
-    # of failing with "database is locked" when a read lock cannot be upgraded.
-    _db = {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": str(VAR_DIR / "db.sqlite3"),
-        "OPTIONS": {
-            "timeout": 20,
-            "transaction_mode": "IMMEDIATE",
-            "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
-        },
+    # of failing with "database is locked" when a read lock cannot be upgraded. The same for
+    # a DATABASE_URL of sqlite:///... (the real-worker tests hand theirs to their processes).
+    _db["OPTIONS"] = {
+        "timeout": 20,
+        "transaction_mode": "IMMEDIATE",
+        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        **_db.get("OPTIONS", {}),
     }
 DATABASES = {"default": _db}
 # Dashboards read their rollups from a read replica when one is configured

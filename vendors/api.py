@@ -112,13 +112,14 @@ class VendorDuplicateCandidateSerializer(serializers.Serializer):
 DUPLICATE_BODY = inline_serializer(
     name="VendorDuplicateError",
     fields={
-        "code": serializers.CharField(help_text="possible_duplicate"),
+        "code": serializers.CharField(help_text="possible_duplicate, or conflict"),
         "detail": serializers.CharField(help_text="One sentence for people."),
         "errors": serializers.DictField(
             child=serializers.ListField(child=serializers.CharField()),
             help_text='{"duplicates": ["12: Acme Ltd (name 96% alike)"]}',
         ),
-        "duplicates": VendorDuplicateCandidateSerializer(many=True),
+        # Absent when the 409 is not about duplicates (an edit of an offboarded vendor).
+        "duplicates": VendorDuplicateCandidateSerializer(many=True, required=False),
     },
 )
 
