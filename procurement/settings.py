@@ -92,6 +92,9 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     # Holds signed-in users to the two-factor policy (after messages: it may leave one).
     "procurement.two_factor.TwoFactorMiddleware",
+    # A refusal a page view did not catch (e.g. a missing exchange rate) as a page with its
+    # message and status, not a 500 (procurement/middleware.py).
+    "procurement.middleware.ApplicationErrorPageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Last, as axes asks: turns a locked-out login's response into the 429 "try again in N minutes".
     "axes.middleware.AxesMiddleware",
