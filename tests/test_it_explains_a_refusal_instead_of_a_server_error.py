@@ -35,7 +35,7 @@ def test_an_api_path_outside_drf_gets_the_json_error_shape(org, rf):
     from procurement.errors import Conflict
     from procurement.middleware import ApplicationErrorPageMiddleware
 
-    middleware = ApplicationErrorPageMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+    middleware = ApplicationErrorPageMiddleware(lambda request: None)
     response = middleware.process_exception(rf.get("/api/anything/"), Conflict("Already done."))
 
     assert response is not None
@@ -47,6 +47,6 @@ def test_an_api_path_outside_drf_gets_the_json_error_shape(org, rf):
 def test_other_exceptions_are_left_to_django(rf):
     from procurement.middleware import ApplicationErrorPageMiddleware
 
-    middleware = ApplicationErrorPageMiddleware(lambda request: None)  # type: ignore[arg-type,return-value]
+    middleware = ApplicationErrorPageMiddleware(lambda request: None)
 
     assert middleware.process_exception(rf.get("/planning/forecast/"), ValueError("bug")) is None
