@@ -495,6 +495,34 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     },
 }
 
+# --- Sessions and cache (several web processes: docs/scaling.md) -------------
+# Sessions live in the database, so any web process serves any request: a load balancer in
+# front of several needs no sticky sessions.
+SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# The cache holds what every web process must count together: the API's token throttle.
+# With Redis at CACHE_URL all processes share it; without, `make run`'s one web process keeps
+# it in memory. CACHE_URL is never taken from REDIS_URL: a cache may be cleared (FLUSHDB),
+# a broker's queues must never be, so give the cache a database of its own (redis://…/1).
+# While Redis is down the cache answers as a miss rather than failing requests
+# (procurement/cache.py).
+CACHE_URL = env_str("CACHE_URL", "")
+if CACHE_URL:
+    if not CACHE_URL.startswith(("redis://", "rediss://", "unix://")):
+        raise ImproperlyConfigured(
+            f"CACHE_URL={CACHE_URL!r} must be a Redis URL, e.g. redis://127.0.0.1:6379/1."
+        )
+    CACHES = {
+        "default": {
+            "BACKEND": "procurement.cache.ResilientRedisCache",
+            "LOCATION": CACHE_URL,
+            "KEY_PREFIX": "procurement",
+            # A vanished Redis costs a request at most this long, then reads as a miss.
+            "OPTIONS": {"socket_connect_timeout": 2, "socket_timeout": 2},
+        }
+    }
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+
 # --- REST API ---------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
