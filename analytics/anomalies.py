@@ -55,6 +55,7 @@ from analytics.scope import SpendFilters
 from approvals.models import ApprovalRule
 from procurement.errors import Conflict, InvalidInput, NotAllowed
 from procurement.models import Role, User
+from procurement.permissions import allowed
 from procurement.services import audit_record
 from vendors.models import VendorState
 
@@ -594,7 +595,7 @@ def anomalies_forget_lines(*, where: str, params: Sequence[Any] = ()) -> None:
 
 
 def anomaly_may_dismiss(user: User) -> bool:
-    return user.is_active and user.has_role(*ROLES_DISMISSING)
+    return allowed(user, "analytics.dismiss_spendanomaly")
 
 
 def anomaly_dismiss(*, anomaly: SpendAnomaly, user: User, reason: str) -> SpendAnomaly:

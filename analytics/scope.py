@@ -16,6 +16,7 @@ from django.db.models import Q
 from analytics.models import Payee, SpendDepartment
 from procurement.errors import InvalidInput, NotAllowed
 from procurement.models import Role, User
+from procurement.permissions import allowed
 
 ROLES_SEEING_ALL_SPEND = frozenset({Role.PROCUREMENT, Role.FINANCE, Role.ADMIN})
 ROLES_IMPORTING_SPEND = frozenset({Role.PROCUREMENT, Role.FINANCE, Role.ADMIN})
@@ -73,13 +74,11 @@ class SpendFilters:
 
 
 def spend_access(user: User) -> bool:
-    return user.is_active and (
-        user.has_role(*ROLES_SEEING_ALL_SPEND) or user.has_role(Role.MANAGER)
-    )
+    return allowed(user, "analytics.view_spend")
 
 
 def spend_may_import(user: User) -> bool:
-    return user.is_active and user.has_role(*ROLES_IMPORTING_SPEND)
+    return allowed(user, "analytics.add_spendimport")
 
 
 def spend_scope_department_ids(user: User) -> frozenset[int] | None:

@@ -34,13 +34,14 @@ from approvals.services import (
 from procurement.api import ERROR_BODY, Pagination, error_responses
 from procurement.errors import NotFound
 from procurement.models import User
+from procurement.permissions import require
 from requests.api import (
     LineItemInputSerializer,
     PersonSerializer,
     PurchaseRequestRowSerializer,
     line_inputs,
 )
-from requests.selectors import purchase_request_get, purchase_request_visible_to
+from requests.selectors import purchase_request_get
 from requests.services import MAX_LINE_ITEMS
 
 
@@ -235,11 +236,10 @@ class ApprovalStepDecideApi(APIView):
 def _require_visible_step(user: User, step_id: int) -> None:
     # A step of a request the caller cannot see does not exist for them (as in the requests
     # API): 404 whatever the body, never a 403 that would confirm it is there.
-    request_id = (
-        ApprovalStep.objects.filter(pk=step_id).values_list("request_id", flat=True).first()
-    )
-    if request_id is None or not purchase_request_visible_to(user).filter(pk=request_id).exists():
+    step = ApprovalStep.objects.select_related("request").filter(pk=step_id).first()
+    if step is None:
         raise NotFound("No such approval step.")
+    require(user, "approvals.view_approvalstep", step, message="No such approval step.", hide=True)
 
 
 def _step_with_approvers(step_id: int) -> ApprovalStep:

@@ -36,6 +36,7 @@ from approvals.models import (
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Role, User
 from procurement.outbox import enqueue
+from procurement.permissions import require
 from procurement.services import audit_record
 from requests.models import CENT, PurchaseRequest, RequestState
 from requests.services import (
@@ -445,11 +446,15 @@ def _decide_locked(
         raise Conflict(
             f'"{step.name}" is {step.get_state_display().lower()}; it cannot be decided now.'
         )
-    if request.requester_id == by.pk:
-        raise NotAllowed("Nobody can approve their own request.")
-    assignment = step.approvers.filter(approver=by).first()
-    if assignment is None:
-        raise NotAllowed(f'You are not an approver of "{step.name}".')
+    require(
+        by,
+        "approvals.decide_approvalstep",
+        step,
+        message="Nobody can approve their own request."
+        if request.requester_id == by.pk
+        else f'You are not an approver of "{step.name}".',
+    )
+    assignment = step.approvers.get(approver=by)
     if assignment.decision == Decision.NOT_NEEDED:
         holder = step.approvers.filter(decision=Decision.PENDING, on_behalf_of=by).first()
         raise NotAllowed(
@@ -1035,8 +1040,11 @@ def purchase_request_amend_approved(
     and the timeline records the old and new totals. All or nothing.
     """
     comment = comment.strip()
-    if not by.has_role(Role.PROCUREMENT):
-        raise NotAllowed("Only procurement can amend an approved request.")
+    require(
+        by,
+        "requests.amend_purchaserequest",
+        message="Only procurement can amend an approved request.",
+    )
     if not comment:
         raise InvalidInput(
             "Say why the request is amended.", fields={"comment": ["A reason is required."]}

@@ -28,7 +28,6 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from planning.budgets import (
-    MANAGE_ROLES,
     BudgetInput,
     Consumption,
     budget_consumption,
@@ -62,6 +61,7 @@ from procurement.models import (
     ObjectiveStatus,
     User,
 )
+from procurement.permissions import allowed
 
 _user = signed_in_user
 
@@ -531,7 +531,7 @@ class BudgetDetailOutSerializer(BudgetOutSerializer):
 
 def _require_manager(request: Request, what: str) -> None:
     # Before the body is read: someone who may not do this hears so, whatever they sent.
-    if not _user(request).has_role(*MANAGE_ROLES):
+    if not allowed(_user(request), "planning.change_budget"):
         raise NotAllowed(f"Only finance sets {what}.")
 
 

@@ -26,7 +26,6 @@ from django.views.decorators.http import require_GET, require_http_methods
 
 from planning.budget_forms import BudgetFilterForm, BudgetForm, BudgetReviseForm, PhasedForm
 from planning.budgets import (
-    MANAGE_ROLES,
     budget_consumption,
     budget_consumption_detail,
     budget_create,
@@ -38,6 +37,7 @@ from planning.budgets import (
 from planning.models import Budget, BudgetRevision
 from procurement.errors import ApplicationError, InvalidInput, NotFound
 from procurement.models import FiscalYear, User
+from procurement.permissions import allowed
 from requests.selectors import purchase_request_visible_to
 from sourcing.access import may_see_sourcing
 
@@ -50,7 +50,7 @@ def _user(request: HttpRequest) -> User:
 
 
 def _may_manage(user: User) -> bool:
-    return user.is_active and user.has_role(*MANAGE_ROLES)
+    return allowed(user, "planning.change_budget")
 
 
 def _require_manager(request: HttpRequest) -> None:

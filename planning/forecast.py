@@ -38,8 +38,9 @@ from analytics.models import Payee, SpendByMonthPayee, SpendLine
 from planning.budgets import READ_ALL_ROLES, budget_consumption, request_base_total
 from planning.models import Budget, Need, NeedStatus
 from procurement.errors import InvalidInput, NotAllowed
-from procurement.models import Category, Department, FiscalYear, Role, User
+from procurement.models import Category, Department, FiscalYear, User
 from procurement.money import MissingExchangeRate, to_base_currency
+from procurement.permissions import allowed
 from requests.models import PurchaseRequest, RequestState
 from sourcing.models import PoState, PurchaseOrder
 from vendors.contracts import add_months, term_end
@@ -225,7 +226,7 @@ class Forecast:
 
 
 def forecast_may_view(user: User) -> bool:
-    return user.is_active and user.has_role(*READ_ALL_ROLES, Role.MANAGER)
+    return allowed(user, "planning.view_forecast")
 
 
 def forecast_scope_department_ids(user: User) -> frozenset[int] | None:

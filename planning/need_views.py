@@ -38,6 +38,7 @@ from planning.needs import (
     may_change_need,
     may_consolidate,
     may_manage_needs,
+    may_post_need,
     need_comment_add,
     need_create,
     need_get,
@@ -51,6 +52,7 @@ from planning.needs import (
 )
 from procurement.errors import ApplicationError, NotFound
 from procurement.models import Category, Department, Objective
+from procurement.permissions import allowed
 
 if TYPE_CHECKING:
     from django import forms
@@ -95,7 +97,7 @@ def _render(
 
 
 def _may_post(user: User) -> bool:
-    return user.department_id is not None or may_manage_needs(user)
+    return may_post_need(user)
 
 
 # --- Board ---------------------------------------------------------------------------------
@@ -190,7 +192,7 @@ def need_create_view(request: HttpRequest) -> HttpResponse:
 def need_edit_view(request: HttpRequest, need_id: int) -> HttpResponse:
     user = _user(request)
     need = _need_or_404(need_id)
-    if need.created_by_id != user.pk and not may_manage_needs(user):
+    if not allowed(user, "planning.change_need", need):
         raise PermissionDenied("Only the person who posted this need, or procurement, can edit it.")
     if need.status != NeedStatus.OPEN:
         messages.error(

@@ -49,6 +49,7 @@ from planning.models import (
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Category, CostCentre, Department, Objective, Role, User
+from procurement.permissions import allowed, require
 from procurement.services import audit_record
 from requests.selectors import purchase_request_visible_to
 from requests.services import LineItemInput, RequestInput, purchase_request_create
@@ -74,20 +75,26 @@ NEED_MANAGER_ROLES = (Role.PROCUREMENT, Role.ADMIN)
 RFQ_STATES_TAKING_NEEDS = (RfqState.DRAFT, RfqState.OPEN)
 
 
+# The rules are in planning/rules.py; these names ask them.
+
+
 def may_manage_needs(user: User) -> bool:
     """Post for any department, edit or withdraw any open need, consolidate needs."""
-    return user.is_authenticated and user.has_role(*NEED_MANAGER_ROLES)
+    return allowed(user, "planning.consolidate_need")
 
 
 def may_consolidate(user: User) -> bool:
-    return may_manage_needs(user)
+    return allowed(user, "planning.consolidate_need")
+
+
+def may_post_need(user: User) -> bool:
+    """Post a need at all: for their own department, or (procurement) for any."""
+    return allowed(user, "planning.add_need")
 
 
 def may_change_need(need: Need, user: User) -> bool:
     """Edit or withdraw: its poster or procurement, and only while it is open."""
-    return need.status == NeedStatus.OPEN and (
-        need.created_by_id == user.pk or may_manage_needs(user)
-    )
+    return need.status == NeedStatus.OPEN and allowed(user, "planning.change_need", need)
 
 
 def need_reference(need: Need) -> str:
@@ -409,8 +416,12 @@ def need_update(*, need_id: int, by: User, data: NeedInput) -> Need:
     "need_edited", naming the numbers that changed."""
     with transaction.atomic():
         need = _lock(need_id)
-        if need.created_by_id != by.pk and not may_manage_needs(by):
-            raise NotAllowed("Only the person who posted this need, or procurement, can edit it.")
+        require(
+            by,
+            "planning.change_need",
+            need,
+            message="Only the person who posted this need, or procurement, can edit it.",
+        )
         _require_open(need, doing="edited")
         if data.department.pk != need.department_id:
             _require_may_post_for(by, data.department, what="post a need")
@@ -465,10 +476,12 @@ def need_withdraw(*, need_id: int, by: User, reason: str = "") -> Need:
         )
     with transaction.atomic():
         need = _lock(need_id)
-        if need.created_by_id != by.pk and not may_manage_needs(by):
-            raise NotAllowed(
-                "Only the person who posted this need, or procurement, can withdraw it."
-            )
+        require(
+            by,
+            "planning.change_need",
+            need,
+            message="Only the person who posted this need, or procurement, can withdraw it.",
+        )
         _require_open(need, doing="withdrawn")
         need.status = NeedStatus.WITHDRAWN
         need.save(update_fields=["status"])

@@ -20,8 +20,6 @@ from django.db import IntegrityError, transaction
 from django.db.models import Count, QuerySet
 
 from planning.budgets import (
-    MANAGE_ROLES,
-    READ_ALL_ROLES,
     ZERO,
     CommittedRequest,
     CountedOrder,
@@ -37,9 +35,9 @@ from procurement.models import (
     FiscalYear,
     Objective,
     ObjectiveStatus,
-    Role,
     User,
 )
+from procurement.permissions import allowed
 from procurement.services import audit_record
 from requests.models import PurchaseRequest, RequestState
 from requests.selectors import purchase_request_visible_to
@@ -52,21 +50,13 @@ COMPANY_WIDE = "company"
 
 
 def may_manage_objectives(user: User) -> bool:
-    return user.is_active and user.has_role(*MANAGE_ROLES)
+    return allowed(user, "planning.change_objective")
 
 
 def may_see_objective_figures(user: User, objective: Objective) -> bool:
     """The money figures of `objective`: for finance, procurement, admins, its owner, and the
-    head and managers of its department."""
-    if not user.is_active:
-        return False
-    if user.has_role(*READ_ALL_ROLES) or objective.owner_id == user.pk:
-        return True
-    if objective.department_id is None:
-        return False
-    if objective.department is not None and objective.department.head_id == user.pk:
-        return True
-    return user.has_role(Role.MANAGER) and user.department_id == objective.department_id
+    head and managers of its department (planning/rules.py)."""
+    return allowed(user, "planning.view_objectivefigures", objective)
 
 
 def _require_manager(user: User) -> None:

@@ -71,6 +71,9 @@ INSTALLED_APPS = [
     "analytics",
     "sourcing",
     "planning",
+    # Object permissions (django-rules): imports each app's rules.py, where it registers who
+    # may do what to its objects (procurement/permissions.py explains; docs/security.md).
+    "rules.apps.AutodiscoverRulesConfig",
 ]
 
 MIDDLEWARE = [
@@ -185,6 +188,9 @@ AUTH_PASSWORD_VALIDATORS = [
 # HttpRequest(), ...), or force_login).
 AUTHENTICATION_BACKENDS = [
     "axes.backends.AxesStandaloneBackend",
+    # user.has_perm("requests.view_purchaserequest", obj) asks our rules; code asks them
+    # through procurement.permissions.allowed (the superuser shortcut of has_perm is not ours).
+    "rules.permissions.ObjectPermissionBackend",
     "django.contrib.auth.backends.ModelBackend",
 ]
 # Login throttling (procurement/login_throttle.py): AXES_FAILURE_LIMIT failed logins (wrong
@@ -472,6 +478,8 @@ CELERY_TASK_ROUTES = {
     "analytics.tasks.scan_spend_import_findings": {"queue": "imports"},
     # Screening every vendor again after a sanctions list import is an import's batch work.
     "vendors.tasks.rescreen_all_vendors": {"queue": "imports"},
+    # Moves lines between partitions (docs/scaling.md): batch work, beside the imports.
+    "analytics.tasks.keep_spend_line_partitions": {"queue": "imports"},
     # Every notify_* task sends mail and nothing else.
     "*.notify_*": {"queue": "email"},
 }
@@ -486,6 +494,11 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
     "vendor-reminders": {"task": "vendors.tasks.send_vendor_reminders", "schedule": 3600.0},
     "spend-reports": {"task": "analytics.tasks.send_due_spend_reports", "schedule": 3600.0},
     "spend-findings": {"task": "analytics.tasks.scan_missed_spend_findings", "schedule": 600.0},
+    # Does nothing until the lines are partitioned (manage.py partition_spend_lines).
+    "spend-line-partitions": {
+        "task": "analytics.tasks.keep_spend_line_partitions",
+        "schedule": 86400.0,
+    },
     # RFQs past their deadline close (quotes unsealed, procurement told); counter-offers past
     # their reply-by date expire.
     "rfq-deadlines": {"task": "sourcing.rfq_tasks.close_due_rfqs", "schedule": 60.0},

@@ -13,11 +13,12 @@ from django.core.validators import MinValueValidator
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
-from procurement.models import Category, CostCentre, Department, Objective, Role
+from procurement.models import Category, CostCentre, Department, Objective
+from procurement.permissions import fsm_permission
 from requests.validators import validate_currency, validate_not_in_past
 
 if TYPE_CHECKING:
-    from procurement.models import User
+    pass
 
 CENT = Decimal("0.01")
 
@@ -47,50 +48,11 @@ CANCELLABLE = [
 ]
 
 
-# --- Who may fire each transition (django-fsm calls these with the instance and the user) ---
-
-FsmCheck = Callable[[Any, Any], bool]
-
-
-def fsm_check(check: FsmCheck) -> FsmCheck:
-    """Hand a typed check to django-fsm, whose signature admits any model and any user."""
-    return check
+# --- Who may fire each transition: the rules in requests/rules.py ---
 
 
 def fsm_condition(condition: Callable[[Any], bool]) -> Callable[[Any], bool]:
     return condition
-
-
-def is_requester(request: PurchaseRequest, user: User) -> bool:
-    return request.requester_id == user.pk
-
-
-def may_decide(request: PurchaseRequest, user: User) -> bool:
-    """Approve, reject or return: asked of the installed workflow (see requests/workflow.py).
-
-    Never the requester, whatever the workflow says.
-    """
-    from requests import workflow
-
-    return request.requester_id != user.pk and workflow.current().may_decide(request, user)
-
-
-def may_return(request: PurchaseRequest, user: User) -> bool:
-    return may_decide(request, user) or (
-        request.requester_id != user.pk and user.has_role(Role.PROCUREMENT)
-    )
-
-
-def may_cancel(request: PurchaseRequest, user: User) -> bool:
-    return request.requester_id == user.pk or user.has_role(Role.PROCUREMENT, Role.ADMIN)
-
-
-def is_procurement(request: PurchaseRequest, user: User) -> bool:
-    return user.has_role(Role.PROCUREMENT)
-
-
-def may_receive(request: PurchaseRequest, user: User) -> bool:
-    return request.requester_id == user.pk or user.has_role(Role.PROCUREMENT)
 
 
 def has_line_items(request: PurchaseRequest) -> bool:
@@ -193,7 +155,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=RequestState.DRAFT,
         target=RequestState.SUBMITTED,
-        permission=fsm_check(is_requester),
+        permission=fsm_permission("requests.submit_purchaserequest"),
         conditions=[fsm_condition(has_line_items), fsm_condition(vendor_is_orderable)],
     )
     def submit(self) -> None:
@@ -213,7 +175,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=AWAITING_DECISION,
         target=RequestState.APPROVED,
-        permission=fsm_check(may_decide),
+        permission=fsm_permission("requests.decide_purchaserequest"),
     )
     def approve(self) -> None:
         pass
@@ -222,7 +184,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=AWAITING_DECISION,
         target=RequestState.REJECTED,
-        permission=fsm_check(may_decide),
+        permission=fsm_permission("requests.decide_purchaserequest"),
     )
     def reject(self) -> None:
         pass
@@ -231,7 +193,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=AWAITING_DECISION,
         target=RequestState.RETURNED,
-        permission=fsm_check(may_return),
+        permission=fsm_permission("requests.return_purchaserequest"),
     )
     def return_for_changes(self) -> None:
         pass
@@ -240,7 +202,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=RequestState.RETURNED,
         target=RequestState.DRAFT,
-        permission=fsm_check(is_requester),
+        permission=fsm_permission("requests.submit_purchaserequest"),
     )
     def revise(self) -> None:
         pass
@@ -249,7 +211,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=CANCELLABLE,
         target=RequestState.CANCELLED,
-        permission=fsm_check(may_cancel),
+        permission=fsm_permission("requests.cancel_purchaserequest"),
     )
     def cancel(self) -> None:
         pass
@@ -258,7 +220,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=RequestState.APPROVED,
         target=RequestState.ORDERED,
-        permission=fsm_check(is_procurement),
+        permission=fsm_permission("requests.order_purchaserequest"),
         conditions=[fsm_condition(vendor_is_orderable)],
     )
     def mark_ordered(self) -> None:
@@ -268,7 +230,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=RequestState.ORDERED,
         target=RequestState.RECEIVED,
-        permission=fsm_check(may_receive),
+        permission=fsm_permission("requests.receive_purchaserequest"),
     )
     def mark_received(self) -> None:
         pass
@@ -277,7 +239,7 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
         field=state,
         source=RequestState.RECEIVED,
         target=RequestState.CLOSED,
-        permission=fsm_check(is_procurement),
+        permission=fsm_permission("requests.order_purchaserequest"),
     )
     def close(self) -> None:
         pass

@@ -29,6 +29,7 @@ from procurement.models import (
     User,
 )
 from procurement.outbox import enqueue
+from procurement.permissions import require
 from procurement.services import audit_record
 from requests import workflow
 from requests.models import (
@@ -271,8 +272,12 @@ def _lock_visible(*, request_id: int, user: User) -> PurchaseRequest:
 
 
 def _require_editable(request: PurchaseRequest, user: User) -> None:
-    if request.requester_id != user.pk:
-        raise NotAllowed("Only the requester can edit this request.")
+    require(
+        user,
+        "requests.change_purchaserequest",
+        request,
+        message="Only the requester can edit this request.",
+    )
     if request.state != RequestState.DRAFT:
         raise Conflict(
             f"{request.reference} is {request.get_state_display().lower()}; "

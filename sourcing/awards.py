@@ -22,9 +22,10 @@ from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Role, User
 from procurement.money import to_base_currency
 from procurement.outbox import enqueue
+from procurement.permissions import allowed
 from procurement.services import audit_record, email_send_once
 from requests.models import RequestState
-from sourcing.access import may_approve_as, may_see_sourcing, may_source
+from sourcing.access import may_source
 from sourcing.benchmarks import benchmark_median_total, rfq_benchmarks
 from sourcing.models import (
     Award,
@@ -217,7 +218,7 @@ def _lock_award(award_id: int) -> tuple[Award, Rfq]:
 
 
 def _check_decider(award: Award, by: User) -> None:
-    if not may_approve_as(by, role=award.approver_role, requested_by_id=award.awarded_by_id):
+    if not allowed(by, "sourcing.decide_award", award):
         raise NotAllowed(
             f"Only a holder of the {role_label(award.approver_role)} role other than "
             f"{award.awarded_by}, who made the award, may decide it."
@@ -363,14 +364,12 @@ def saving_record(*, award: Award) -> Saving:
 
 
 def award_may_view(user: User, award: Award) -> bool:
-    return may_see_sourcing(user) or (
-        bool(award.approver_role) and user.is_authenticated and user.has_role(award.approver_role)
-    )
+    return allowed(user, "sourcing.view_award", award)
 
 
 def award_may_decide(user: User, award: Award) -> bool:
-    return award.state == AwardState.PENDING_APPROVAL and may_approve_as(
-        user, role=award.approver_role, requested_by_id=award.awarded_by_id
+    return award.state == AwardState.PENDING_APPROVAL and allowed(
+        user, "sourcing.decide_award", award
     )
 
 

@@ -17,6 +17,7 @@ from django.db.models import Q, QuerySet, Sum
 
 from procurement.errors import NotFound
 from procurement.models import AuditEntry, User
+from procurement.permissions import allowed
 from sourcing.access import may_receive, may_resolve_invoices, may_see_sourcing, may_source
 from sourcing.models import (
     RECEIVABLE_PO_STATES,
@@ -42,17 +43,14 @@ def _visible_q(user: User) -> Q:
 
 
 def po_may_see(user: User, po: PurchaseOrder) -> bool:
-    if not user.is_authenticated:
-        return False
-    if may_see_sourcing(user):
-        return True
-    return PurchaseOrder.objects.filter(_visible_q(user), pk=po.pk).exists()
+    """sourcing/rules.py: the same people as po_list shows the PO to."""
+    return allowed(user, "sourcing.view_purchaseorder", po)
 
 
 def po_list(*, by: User, state: str = "") -> QuerySet[PurchaseOrder]:
     """The POs `by` may see, newest first, optionally in one state."""
     pos = PurchaseOrder.objects.select_related("vendor", "request")
-    if not by.is_authenticated:
+    if not by.is_authenticated or not by.is_active:
         return pos.none()
     if not may_see_sourcing(by):
         ids = PurchaseOrder.objects.filter(_visible_q(by)).values("pk")
@@ -162,7 +160,7 @@ def po_available_actions(*, po: PurchaseOrder, user: User) -> list[str]:
         and not po.change_orders.filter(state=ChangeOrderState.PENDING_APPROVAL).exists()
     ):
         actions.append("change")
-    if po.state in RECEIVABLE_PO_STATES and may_receive(user, requester_id=po.request.requester_id):
+    if po.state in RECEIVABLE_PO_STATES and may_receive(user, po):
         actions.append("receive")
     if (sourcing or may_resolve_invoices(user)) and po.state in (
         PoState.ISSUED,

@@ -18,7 +18,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from procurement.errors import ApplicationError, NotFound
-from sourcing.access import may_approve_as, may_resolve_invoices, may_see_sourcing, may_source
+from procurement.permissions import allowed
+from sourcing.access import may_resolve_invoices, may_see_sourcing, may_source
 from sourcing.invoices import invoice_record, invoice_reject, invoice_release, invoice_rematch
 from sourcing.models import ChangeOrderState, Invoice, InvoiceState, PoState, PurchaseOrder
 from sourcing.order_forms import (
@@ -129,9 +130,7 @@ def _render_detail(
             (
                 change,
                 change.state == ChangeOrderState.PENDING_APPROVAL
-                and may_approve_as(
-                    user, role=change.approver_role, requested_by_id=change.requested_by_id
-                ),
+                and allowed(user, "sourcing.decide_changeorder", change),
             )
             for change in changes
         ],

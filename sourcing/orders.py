@@ -36,10 +36,11 @@ from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import Category, Role, User
 from procurement.money import CENT
 from procurement.outbox import enqueue
+from procurement.permissions import allowed
 from procurement.services import audit_record, email_send_once
 from requests.models import PurchaseRequest, RequestState
 from requests.services import purchase_request_apply
-from sourcing.access import may_approve_as, may_source
+from sourcing.access import may_source
 from sourcing.models import (
     CHANGEABLE_PO_STATES,
     Award,
@@ -840,9 +841,7 @@ def change_order_decide(
         if not po_may_see(by, po):
             # Someone who may not see the order learns nothing of it, not even that it exists.
             raise NotFound("No such change order.")
-        if not may_approve_as(
-            by, role=change.approver_role or Role.ADMIN, requested_by_id=change.requested_by_id
-        ):
+        if not allowed(by, "sourcing.decide_changeorder", change):
             raise NotAllowed(
                 "Only someone with the "
                 f"{change.get_approver_role_display().lower() or 'approver'} role, other than "

@@ -74,7 +74,7 @@ def receipt_record(
         if po is None or not po_may_see(by, po):
             raise NotFound("No such purchase order.")
         request = PurchaseRequest.objects.get(pk=po.request_id)
-        if not may_receive(by, requester_id=request.requester_id):
+        if not may_receive(by, po):
             raise NotAllowed(
                 f"Only {request.requester} (who asked for it) or procurement can record "
                 f"what arrived for {po.number}."

@@ -26,6 +26,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.files import document_check, files_removed_on_error
 from procurement.models import ROLES_SEEING_ALL_REQUESTS, AuditEntry, User
+from procurement.permissions import allowed
 from procurement.services import audit_record
 from vendors.models import (
     LIVE_CONTRACT_STATES,
@@ -54,17 +55,14 @@ LINKABLE_REQUEST_STATES = ("draft", "submitted", "pending_approval", "returned",
 
 
 def contract_may_view(user: User, contract: Contract | None = None) -> bool:
-    """Procurement, finance, legal, security and admins see every contract; an owner sees theirs."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return vendor_may_see_file(user) or (contract is not None and contract.owner_id == user.pk)
+    """Procurement, finance, legal, security and admins see every contract; an owner sees
+    theirs (vendors/rules.py)."""
+    return allowed(user, "vendors.view_contract", contract)
 
 
 def contract_may_manage(user: User, contract: Contract | None = None) -> bool:
     """Procurement and admins manage every contract; its owner manages theirs."""
-    if not user.is_authenticated or not user.is_active:
-        return False
-    return vendor_may_manage(user) or (contract is not None and contract.owner_id == user.pk)
+    return allowed(user, "vendors.change_contract", contract)
 
 
 # --- Reads -----------------------------------------------------------------------------

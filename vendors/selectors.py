@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from django.db.models import Q, QuerySet
 
 from procurement.models import Role, User
+from procurement.permissions import allowed
 from vendors.matching import identifier_key, name_key, name_similarity
 from vendors.models import (
     AssessmentState,
@@ -42,29 +43,44 @@ DUPLICATE_NAME_SCORE = 88.0
 DUPLICATE_FUZZY_MIN_LENGTH = 6
 
 
+# The rules themselves are in vendors/rules.py; these names ask them.
+
+
 def vendor_may_see_file(user: User) -> bool:
-    return user.is_active and user.has_role(*VENDOR_FILE_ROLES)
+    return allowed(user, "vendors.view_vendorfile")
 
 
 def vendor_may_manage(user: User) -> bool:
-    return user.is_active and user.has_role(*VENDOR_MANAGER_ROLES)
+    return allowed(user, "vendors.change_vendor")
 
 
 def vendor_may_see_bank_details(user: User) -> bool:
-    return user.is_active and user.has_role(*BANK_DETAIL_ROLES)
+    return allowed(user, "vendors.view_bankdetails")
+
+
+def vendor_may_change_bank_details(user: User) -> bool:
+    return allowed(user, "vendors.change_bankdetails")
 
 
 def vendor_may_record_checks(user: User) -> bool:
-    return user.is_active and user.has_role(*DUE_DILIGENCE_ROLES)
+    return allowed(user, "vendors.check_vendor")
+
+
+def vendor_may_declare(user: User) -> bool:
+    return allowed(user, "vendors.declare_vendor")
+
+
+def vendor_may_add_documents(user: User) -> bool:
+    return allowed(user, "vendors.add_vendordocument")
 
 
 def vendor_may_score_assessments(user: User) -> bool:
-    return user.is_active and user.has_role(*ASSESSMENT_REVIEWER_ROLES)
+    return allowed(user, "vendors.score_assessment")
 
 
 def vendor_visible_to(user: User) -> QuerySet[Vendor]:
     """Vendors `user` may see at least the summary of: every active, signed-in user sees all."""
-    if not user.is_authenticated or not user.is_active:
+    if not allowed(user, "vendors.view_vendor"):
         return Vendor.objects.none()
     return Vendor.objects.all()
 

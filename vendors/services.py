@@ -45,10 +45,11 @@ from vendors.models import (
 from vendors.selectors import (
     DuplicateCandidate,
     vendor_approval_blockers,
+    vendor_may_add_documents,
+    vendor_may_change_bank_details,
+    vendor_may_declare,
     vendor_may_manage,
     vendor_may_record_checks,
-    vendor_may_see_bank_details,
-    vendor_may_see_file,
     vendor_possible_duplicates,
 )
 from vendors.validators import bic_clean, iban_clean, tax_number_clean, validate_country
@@ -529,7 +530,7 @@ def vendor_bank_details_change(
     suspended vendor goes back under review in the same transaction, and its owner is
     emailed on commit (a changed account is how invoice fraud starts).
     """
-    if not vendor_may_see_bank_details(by):
+    if not vendor_may_change_bank_details(by):
         raise NotAllowed("Only procurement and finance can change a vendor's bank details.")
     reason = reason.strip()
     errors: dict[str, list[str]] = {}
@@ -756,7 +757,7 @@ def conflict_declare(
     *, vendor_id: int, by: User, has_conflict: bool, details: str = ""
 ) -> ConflictDeclaration:
     """`by` declares whether they have a conflict of interest with the vendor (replacing an earlier one)."""
-    if not vendor_may_see_file(by) and not by.has_role(Role.MANAGER):
+    if not vendor_may_declare(by):
         raise NotAllowed("Only people involved in choosing vendors declare interests.")
     details = details.strip()
     if has_conflict and not details:
@@ -799,7 +800,7 @@ def vendor_document_add(
     expires_on: dt.date | None = None,
 ) -> VendorDocument:
     """Store a certificate or report (PDF or image, size capped) with its expiry date."""
-    if not (vendor_may_record_checks(by) or by.has_role(Role.SECURITY_REVIEWER)):
+    if not vendor_may_add_documents(by):
         raise NotAllowed("Only procurement, finance, legal or security can add vendor documents.")
     if kind not in VendorDocument.Kind.values:
         raise InvalidInput(

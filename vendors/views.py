@@ -26,7 +26,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from procurement.errors import ApplicationError, NotFound
 from procurement.files import private_file_response
-from procurement.models import ROLES_SEEING_ALL_REQUESTS, AuditEntry, Role
+from procurement.models import ROLES_SEEING_ALL_REQUESTS, AuditEntry
 from vendors.forms import (
     BankDetailsForm,
     BaseContactFormSet,
@@ -54,6 +54,8 @@ from vendors.sanctions import (
 from vendors.selectors import (
     vendor_approval_blockers,
     vendor_list,
+    vendor_may_add_documents,
+    vendor_may_declare,
     vendor_may_manage,
     vendor_may_record_checks,
     vendor_may_see_bank_details,
@@ -380,7 +382,7 @@ def _render_detail(
     bound = bound or {}
     may_see_file = vendor_may_see_file(user)
     # Managers choose vendors too, so they declare their interests, from the summary.
-    may_declare = may_see_file or user.has_role(Role.MANAGER)
+    may_declare = vendor_may_declare(user)
     context: dict[str, Any] = {
         "vendor": vendor,
         "may_see_file": may_see_file,
@@ -401,7 +403,7 @@ def _file_context(vendor: Vendor, *, user: User, bound: dict[str, forms.Form]) -
     open_file = vendor.state != VendorState.OFFBOARDED
     may_record = vendor_may_record_checks(user) and open_file
     may_manage = vendor_may_manage(user)
-    may_upload = open_file and (may_record or user.has_role(Role.SECURITY_REVIEWER))
+    may_upload = open_file and vendor_may_add_documents(user)
     reviewing = vendor.state in (VendorState.UNDER_REVIEW, VendorState.SUSPENDED)
     context: dict[str, Any] = {
         "may_manage": may_manage,
