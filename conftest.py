@@ -33,7 +33,7 @@ def django_db_modify_db_settings(
     django_db_modify_db_settings_parallel_suffix: None, tmp_path_factory: pytest.TempPathFactory
 ) -> None:
     """On SQLite the test database is a file, not memory, so that the real Celery
-    worker of tests/test_it_runs_tasks_on_a_real_worker.py can open it too."""
+    worker, relay and beat of tests/processes.py can open it too."""
     from django.db import connections
 
     settings_dict = connections["default"].settings_dict
@@ -84,7 +84,7 @@ def _fresh_content_types() -> None:
 
 @pytest.fixture(autouse=True)
 def _eager_celery() -> Iterator[None]:
-    """Tasks run in-process in unit tests; tests/test_it_runs_tasks_on_a_real_worker.py uses a real worker."""
+    """Tasks run in-process in unit tests; tests/processes.py runs real workers."""
     previous = celery_app.conf.task_always_eager
     celery_app.conf.task_always_eager = True
     yield

@@ -2,7 +2,9 @@
 
 The rules of a mapping live in analytics/importing.py (`mapping_validate`); these forms parse
 the browser's POST and carry its errors back to the fields they name. Whether an upload is
-a CSV at all (its size, its bytes) is decided by `services.spend_import_upload`.
+a CSV at all (its size, its bytes) is decided by `services.spend_import_upload`; the upload
+form also reads the whole file first (procurement.files.text_file_check), so that a file
+that turns binary after its first kilobytes, or is a web page, is refused on the page.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from django.conf import settings
 from analytics import importing
 from analytics.models import SpendSource
 from procurement.errors import InvalidInput
-from procurement.files import human_size
+from procurement.files import human_size, text_file_check
 
 # What the file picker offers; the bytes still decide, since a name proves nothing.
 SPEND_FILE_ACCEPT = ".csv,.txt,text/csv,text/plain"
@@ -71,6 +73,20 @@ class UploadForm(forms.Form):
 
     def clean_new_source(self) -> str:
         return " ".join(self.cleaned_data["new_source"].split())
+
+    def clean_file(self) -> Any:
+        upload = self.cleaned_data["file"]
+        # A larger file is the service's to refuse: it says to use the command line instead.
+        if upload.size <= settings.SPEND_IMPORT_MAX_BYTES:
+            try:
+                text_file_check(
+                    upload, field="file", limit=settings.SPEND_IMPORT_MAX_BYTES, noun="spend files"
+                )
+            except InvalidInput as error:
+                raise forms.ValidationError(
+                    [*error.fields["file"], "Upload a CSV (comma-separated) text file."]
+                ) from None
+        return upload
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}

@@ -17,6 +17,8 @@ from django.conf import settings
 from django.db import models
 from django_fsm import FSMField, transition
 
+from procurement.files import GeneratedUploadPath
+
 
 class SpendSource(models.Model):
     """Where lines come from: one finance system's export, a card programme, the platform."""
@@ -52,7 +54,7 @@ class SpendImport(models.Model):
     """One file loaded into one source. Its good rows land all together or not at all."""
 
     source = models.ForeignKey(SpendSource, on_delete=models.PROTECT, related_name="imports")
-    file = models.FileField(upload_to="spend_imports/%Y/%m/", blank=True)
+    file = models.FileField(upload_to=GeneratedUploadPath("spend_imports"), blank=True)
     filename = models.CharField(max_length=255)
     file_size = models.PositiveBigIntegerField(default=0)
     mapping = models.JSONField(default=dict)

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, cast
 
-from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -23,6 +22,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from analytics.fx import exchange_rates_import
 from analytics.models import Payee, SpendImport
+from analytics.payee_forms import RateFileForm
 from analytics.payees import (
     PayeeView,
     VendorIndex,
@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 
 PAGE_SIZE = 25
 VENDOR_OPTIONS = 20
-RATE_FILE_MAX_BYTES = 5 * 1024 * 1024
 
 
 def _user(request: HttpRequest) -> User:
@@ -173,20 +172,6 @@ def payee_unmap_action(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- Exchange rates ---------------------------------------------------------------------
-
-
-class RateFileForm(forms.Form):
-    file = forms.FileField(
-        label="Rates file (CSV)",
-        help_text="Columns currency,date,rate with that header; dates 2026-01-31 or 31/01/2026; "
-        "the rate is the base-currency value of one unit from that day on.",
-    )
-
-    def clean_file(self) -> object:
-        upload = self.cleaned_data["file"]
-        if upload.size > RATE_FILE_MAX_BYTES:
-            raise forms.ValidationError("The file is larger than 5 MB.")
-        return upload
 
 
 @login_required

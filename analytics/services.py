@@ -57,7 +57,7 @@ from analytics.models import (
 from analytics.payees import CONTRACT_STATES_COVERING_SPEND, PayeeResolver
 from analytics.scope import spend_may_import
 from procurement.errors import Conflict, InvalidInput, NotAllowed
-from procurement.files import human_size
+from procurement.files import human_size, text_file_check
 from procurement.models import Category, CostCentre, Department, User
 from procurement.money import MissingExchangeRate
 from procurement.outbox import enqueue
@@ -112,24 +112,6 @@ def spend_source_get_or_create(*, name: str, currency: str | None = None) -> Spe
     return source
 
 
-def _looks_like_text(upload: UploadedFile) -> bool:
-    upload.seek(0)
-    head = upload.read(8192)
-    upload.seek(0)
-    if not head or b"\x00" in head:
-        return False
-    try:
-        head.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        # A multi-byte character cut at the end of the sample is still text.
-        if exc.start < len(head) - 4:
-            try:
-                head.decode("cp1252")
-            except UnicodeDecodeError:
-                return False
-    return True
-
-
 def spend_import_upload(*, source: SpendSource, upload: UploadedFile, user: User) -> SpendImport:
     """Store an uploaded CSV as a queued import of `source`, not started until confirmed."""
     if not spend_may_import(user):
@@ -142,11 +124,14 @@ def spend_import_upload(*, source: SpendSource, upload: UploadedFile, user: User
             "Use the import_spend command for larger files.",
             fields={"file": [f"Larger than {human_size(limit)}."]},
         )
-    if not upload.size or not _looks_like_text(upload):
+    try:
+        # Read to its end: a file that turns binary after its first kilobytes, or a web page.
+        text_file_check(upload, field="file", limit=limit, noun="spend files")
+    except InvalidInput as error:
         raise InvalidInput(
             f"{name} is not a CSV file.",
-            fields={"file": ["Upload a CSV (comma-separated) text file."]},
-        )
+            fields={"file": [*error.fields["file"], "Upload a CSV (comma-separated) text file."]},
+        ) from None
     spend_import = SpendImport(
         source=source, filename=name[:255], file_size=upload.size, created_by=user
     )

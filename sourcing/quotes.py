@@ -11,7 +11,6 @@ the vendor) and queues its emails on commit.
 
 from __future__ import annotations
 
-import codecs
 import datetime as dt
 import logging
 from collections.abc import Mapping, Sequence
@@ -30,7 +29,13 @@ from django.utils import timezone
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from procurement.errors import ApplicationError, Conflict, InvalidInput, NotFound
-from procurement.files import files_removed_on_error, human_size, sniff_document_type
+from procurement.files import (
+    files_removed_on_error,
+    human_size,
+    office_document_check,
+    sniff_document_type,
+    text_decodes,
+)
 from procurement.money import CENT, MissingExchangeRate
 from procurement.outbox import enqueue
 from procurement.services import audit_record, email_send_once
@@ -439,31 +444,17 @@ def quote_attachment_check(upload: UploadedFile, *, field_name: str = "attachmen
     head = upload.read(8)
     upload.seek(0)
     if suffix in _ZIP_OFFICE and head.startswith(_ZIP):
-        return _ZIP_OFFICE[suffix]
+        # A real package of its kind, and no zip bomb; not only a zip's first bytes.
+        return office_document_check(upload, suffix=suffix, field=field_name)
     if suffix in _OLE_OFFICE and head.startswith(_OLE):
         return _OLE_OFFICE[suffix]
-    if suffix in _TEXT and _is_utf8_text(upload):
+    if suffix in _TEXT and text_decodes(upload, "utf-8"):
         return _TEXT[suffix]
     message = (
         f"{name} is not a PDF, an image, an office document (Word, Excel, PowerPoint, "
         "OpenDocument) or a text file."
     )
     raise InvalidInput(message, fields={field_name: [message]})
-
-
-def _is_utf8_text(upload: UploadedFile) -> bool:
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    try:
-        for chunk in upload.chunks():
-            if b"\x00" in chunk:
-                return False
-            decoder.decode(chunk)
-        decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return False
-    finally:
-        upload.seek(0)
-    return True
 
 
 # --- Submitting a quote ----------------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 from decimal import Decimal
+from pathlib import PurePath
 from typing import Any, cast
 
 from django import forms
@@ -15,7 +16,8 @@ from django.core.files.uploadedfile import UploadedFile
 from django.forms import BaseFormSet, formset_factory
 from django.utils import timezone
 
-from procurement.files import human_size
+from procurement.errors import InvalidInput
+from procurement.files import OFFICE_ZIP_TYPES, human_size, office_document_check
 from procurement.models import Category
 from sourcing.models import Billing, CriterionKind, Quote, Rfq, RfqLine
 from sourcing.quotes import (
@@ -366,6 +368,23 @@ class QuoteForm(forms.Form):
             },
             notes={line.pk: data.get(note_key(line.pk)) or "" for line in self.lines},
         )
+
+    def clean_attachments(self) -> list[UploadedFile]:
+        """An office file must be the package its name says, and no zip bomb: the service's
+        own check (sourcing.quotes.quote_attachment_check) looks only at its first bytes."""
+        uploads: list[UploadedFile] = list(self.cleaned_data.get("attachments") or [])
+        problems: list[str] = []
+        for upload in uploads:
+            suffix = PurePath(upload.name or "").suffix.lower()
+            if suffix not in OFFICE_ZIP_TYPES:
+                continue
+            try:
+                office_document_check(upload, suffix=suffix, field="attachments")
+            except InvalidInput as error:
+                problems.extend(error.fields["attachments"])
+        if problems:
+            raise forms.ValidationError(problems)
+        return uploads
 
     def uploads(self) -> list[UploadedFile]:
         return list(self.cleaned_data.get("attachments") or [])

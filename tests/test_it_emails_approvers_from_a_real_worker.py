@@ -1,8 +1,8 @@
 """Submitting a request makes a real Celery worker email its approver; a rolled-back
 submission queues nothing.
 
-The worker test reuses the broker and worker plumbing of test_it_runs_tasks_on_a_real_worker.py:
-Redis when REDIS_URL is set (as in CI), else kombu's filesystem transport in a folder of its own.
+The worker test uses the broker and worker plumbing of tests/processes.py: a throwaway Redis
+when REDIS_URL is set (as in CI), else kombu's filesystem transport in a folder of its own.
 """
 
 from __future__ import annotations
@@ -18,12 +18,7 @@ from procurement.audit_chain import audit_chain_seal
 from requests.models import PurchaseRequest
 from requests.services import purchase_request_transition
 from tests.factories import PurchaseRequestFactory
-from tests.test_it_runs_tasks_on_a_real_worker import (
-    _broker,
-    _celery_publishing_to,
-    _running_worker,
-    _wait_for_message,
-)
+from tests.processes import first_email, private_broker, real_worker
 
 
 @pytest.mark.integration
@@ -38,19 +33,13 @@ def test_it_emails_the_approver_from_a_real_worker(org, tmp_path: Path) -> None:
         cost_centre=org.cost_centre,
     )
     var_dir = tmp_path / "worker-var"
-    outbox = tmp_path / "worker-mail"
-    log = tmp_path / "worker.log"
-    broker_url, transport_options = _broker(var_dir)
 
-    with (
-        _running_worker(var_dir=var_dir, outbox=outbox, log=log) as worker,
-        _celery_publishing_to(broker_url, transport_options),
-    ):
+    with private_broker(var_dir) as broker, real_worker(var_dir=var_dir, broker=broker) as worker:
         # No surrounding transaction: the task is published when the submission commits.
         request = purchase_request_transition(
             request_id=draft.pk, by=org.requester, action="submit"
         )
-        message = _wait_for_message(outbox, worker, log)
+        message = first_email(var_dir / "mail", worker)
 
     assert message["To"] == "mark@example.com"
     assert message["Subject"] == (

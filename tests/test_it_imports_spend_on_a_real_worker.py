@@ -5,7 +5,6 @@ and (on PostgreSQL) staging through a second connection while it parses."""
 from __future__ import annotations
 
 import csv
-import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -15,12 +14,8 @@ from django.conf import settings
 from analytics.models import ImportState, SpendImport, SpendLine
 from analytics.services import spend_import_from_path, spend_source_get_or_create
 from analytics.tasks import spend_import_task
-from tests.test_it_runs_tasks_on_a_real_worker import (
-    WAIT_SECONDS,
-    _broker,
-    _celery_publishing_to,
-    _running_worker,
-)
+from procurement.outbox import enqueue
+from tests.processes import private_broker, real_worker
 
 LEEDS_JUNE = (
     Path(settings.BASE_DIR).parent
@@ -55,26 +50,14 @@ def test_it_imports_a_real_file_on_a_real_worker(tmp_path: Path) -> None:
         },
     )
     var_dir = tmp_path / "worker-var"
-    log = tmp_path / "worker.log"
-    broker_url, transport_options = _broker(var_dir)
 
-    with (
-        _running_worker(var_dir=var_dir, outbox=tmp_path / "mail", log=log) as worker,
-        _celery_publishing_to(broker_url, transport_options),
-    ):
-        spend_import_task.delay(spend_import.pk)
-        deadline = time.monotonic() + WAIT_SECONDS
-        while time.monotonic() < deadline:
-            state = SpendImport.objects.values_list("state", flat=True).get(pk=spend_import.pk)
-            if state in (ImportState.DONE, ImportState.FAILED):
-                break
-            if worker.poll() is not None:
-                pytest.fail(f"The worker exited with {worker.returncode}:\n{log.read_text()}")
-            time.sleep(0.3)
-        else:
-            pytest.fail(
-                f"The import did not finish in {WAIT_SECONDS} s. Worker log:\n{log.read_text()}"
-            )
+    def finished() -> bool:
+        state = SpendImport.objects.values_list("state", flat=True).get(pk=spend_import.pk)
+        return state in (ImportState.DONE, ImportState.FAILED)
+
+    with private_broker(var_dir) as broker, real_worker(var_dir=var_dir, broker=broker) as worker:
+        enqueue(spend_import_task, spend_import.pk)  # as `import_spend --queue` does
+        worker.wait_until("the end of the import", finished)
 
     done = SpendImport.objects.get(pk=spend_import.pk)
     assert done.state == ImportState.DONE, done.error

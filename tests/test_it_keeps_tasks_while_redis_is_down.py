@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import transaction
+from django.utils import timezone
 
-from approvals.tests.helpers import LINE_MANAGER, policy
+from approvals.tasks import send_due_reminders, send_reminder_digest
+from approvals.tests.helpers import LINE_MANAGER, policy, submitted
+from approvals.tests.test_reminders import opened_days_ago
 from procurement.logging import TASK_HEADER
 from procurement.models import SentEmail, TaskOutbox
 from procurement.outbox import outbox_publish, outbox_relay
@@ -23,6 +26,7 @@ from requests.services import comment_create
 from tests.factories import PurchaseRequestFactory
 from tests.processes import (
     broker_is_drained,
+    celery_publishing_to,
     emails_in,
     environment,
     free_port,
@@ -33,7 +37,6 @@ from tests.processes import (
     wait_for,
     worker_command,
 )
-from tests.test_it_runs_tasks_on_a_real_worker import _celery_publishing_to
 
 NOTIFY_APPROVER = "approvals.tasks.notify_step_pending"
 NOTIFY_REQUESTER = "requests.tasks.notify_requester_of_transition"
@@ -77,7 +80,7 @@ def test_it_submits_and_approves_while_redis_is_down_and_emails_once_it_is_back(
     def outbox_drained() -> bool:
         return not TaskOutbox.objects.filter(published_at=None).exists()
 
-    with _celery_publishing_to(broker_url, {"visibility_timeout": 3600}), ExitStack() as stack:
+    with celery_publishing_to(broker_url, {"visibility_timeout": 3600}), ExitStack() as stack:
         # Redis is down: nothing listens on its port yet. alice submits.
         submitted = org.client_for(org.requester).post(f"/requests/{draft.pk}/actions/submit/")
         assert submitted.status_code == 302
@@ -139,7 +142,7 @@ def test_it_keeps_the_task_when_the_broker_refuses_it(
     down = f"redis://127.0.0.1:{free_port()}/0"
 
     with (
-        _celery_publishing_to(down, {"visibility_timeout": 3600}),
+        celery_publishing_to(down, {"visibility_timeout": 3600}),
         django_capture_on_commit_callbacks(execute=True),
     ):
         comment = comment_create(request_id=request.pk, by=org.requester, body="@mark please")
@@ -197,7 +200,7 @@ def test_the_relay_leaves_fresh_rows_to_the_process_that_wrote_them(org) -> None
     comment_create(request_id=request.pk, by=org.requester, body="@mark please")
     down = f"redis://127.0.0.1:{free_port()}/0"
 
-    with _celery_publishing_to(down, {"visibility_timeout": 3600}):
+    with celery_publishing_to(down, {"visibility_timeout": 3600}):
         fresh = outbox_relay()
         tried = outbox_publish()
 
@@ -214,9 +217,32 @@ def test_the_relay_command_says_when_the_broker_refused(org) -> None:
     down = f"redis://127.0.0.1:{free_port()}/0"
 
     with (
-        _celery_publishing_to(down, {"visibility_timeout": 3600}),
+        celery_publishing_to(down, {"visibility_timeout": 3600}),
         pytest.raises(CommandError, match="the broker refused: OperationalError"),
     ):
         call_command("relay_outbox", "--once", "--min-age", "0")
 
     assert TaskOutbox.objects.get(published_at=None).attempts == 1
+
+
+@pytest.mark.django_db
+def test_a_scan_fanning_out_while_redis_is_down_keeps_each_task_for_the_relay(
+    org, settings, django_capture_on_commit_callbacks, mailoutbox
+) -> None:
+    settings.APPROVAL_REMINDER_HOUR = 0  # any time of day is past midnight
+    policy(LINE_MANAGER)
+    opened_days_ago(submitted(org), 2)
+    down = f"redis://127.0.0.1:{free_port()}/0"
+
+    # The beat scan runs on a worker; Redis goes away before it queues the digests.
+    with (
+        celery_publishing_to(down, {"visibility_timeout": 3600}),
+        django_capture_on_commit_callbacks(execute=True),
+    ):
+        assert send_due_reminders() == 1
+
+    digest = TaskOutbox.objects.get(task=send_reminder_digest.name)
+    assert digest.args == [org.manager.pk, timezone.localdate().isoformat()]
+    assert (digest.published_at, digest.attempts) == (None, 1)
+    assert "refused" in digest.last_error
+    assert mailoutbox == []

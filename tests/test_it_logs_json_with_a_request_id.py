@@ -27,7 +27,7 @@ from gunicorn.glogging import Logger as GunicornLogger  # type: ignore[import-un
 from procurement.log_filters import REDACTED
 from procurement.logging import JsonFormatter
 from tests.factories import PurchaseRequestFactory
-from tests.real_worker import private_broker, real_worker
+from tests.processes import private_broker, real_worker
 
 TOKEN = ".eJyrVipWsjLUUUpUsjIxMDAwNDQ0MNNRSs5PSS3OUbIqKSpNrQUAuMEJnw:1uQ2pX:Zk3v_9yQ-abc"
 view_logger = logging.getLogger("procurement.tests.json_logs")

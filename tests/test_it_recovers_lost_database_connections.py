@@ -26,7 +26,7 @@ from rest_framework.authtoken.models import Token
 
 from procurement.models import WorkerHeartbeat
 from procurement.tasks import worker_heartbeat
-from tests.real_worker import private_broker, real_worker
+from tests.processes import private_broker, real_worker
 
 pytestmark = pytest.mark.skipif(
     django_settings.DATABASES["default"]["ENGINE"] != "django.db.backends.postgresql",

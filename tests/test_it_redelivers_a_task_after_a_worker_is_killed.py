@@ -25,6 +25,7 @@ from procurement.celery import app as celery_app
 from procurement.models import SentEmail
 from tests.processes import (
     broker_is_drained,
+    celery_publishing_to,
     emails_in,
     environment,
     free_port,
@@ -34,7 +35,6 @@ from tests.processes import (
     wait_for,
     worker_command,
 )
-from tests.test_it_runs_tasks_on_a_real_worker import _celery_publishing_to
 from tests.worker_tasks import NAME as HANGING_TASK
 
 pytestmark = [
@@ -48,13 +48,13 @@ def _pending_step(org) -> ApprovalStep:
     policy(LINE_MANAGER)
     # The submission's own email task stays in the outbox (nothing listens on this port):
     # the hanging task below is the one that emails mark.
-    with _celery_publishing_to(f"redis://127.0.0.1:{free_port()}/0", {}):
+    with celery_publishing_to(f"redis://127.0.0.1:{free_port()}/0", {}):
         request = submitted(org)
     return ApprovalStep.objects.get(request=request)
 
 
 def _queue_hanging_task(broker_url: str, step: ApprovalStep, marks: Path) -> None:
-    with _celery_publishing_to(broker_url, {}):
+    with celery_publishing_to(broker_url, {}):
         celery_app.send_task(HANGING_TASK, args=[step.pk, str(marks)])
 
 

@@ -17,7 +17,7 @@ from analytics.tasks import spend_import_task
 from procurement.celery import app as celery_app
 from requests.services import comment_create
 from tests.factories import PurchaseRequestFactory
-from tests.real_worker import private_broker, queue_length, real_worker
+from tests.processes import private_broker, queue_length, real_worker
 
 QUEUES = {"default", "email", "reports", "imports"}
 PROJECT_APPS = (
@@ -65,6 +65,8 @@ EXPECTED = {
     "analytics.tasks.spend_import_task": "imports",
     "analytics.tasks.scan_spend_import_findings": "imports",
     "vendors.tasks.rescreen_all_vendors": "imports",
+    # Moves spend lines between partitions: batch work on the spend table.
+    "analytics.tasks.keep_spend_line_partitions": "imports",
     # Short work: the beat scans (they queue their mail as email tasks) and single updates.
     "procurement.tasks.worker_heartbeat": "default",
     "approvals.tasks.send_due_reminders": "default",

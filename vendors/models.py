@@ -18,6 +18,7 @@ from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django_fsm import ConcurrentTransitionMixin, FSMField, transition
 
+from procurement.files import GeneratedUploadPath
 from procurement.models import Category
 
 
@@ -288,7 +289,7 @@ class VendorDocument(models.Model):
     vendor = models.ForeignKey(Vendor, on_delete=models.CASCADE, related_name="documents")
     kind = models.CharField(max_length=16, choices=Kind.choices)
     title = models.CharField(max_length=200)
-    file = models.FileField(upload_to="vendors/%Y/%m/", max_length=300)
+    file = models.FileField(upload_to=GeneratedUploadPath("vendors"), max_length=300)
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()
@@ -732,7 +733,7 @@ class Contract(ConcurrentTransitionMixin, models.Model):
 class ContractDocument(models.Model):
     contract = models.ForeignKey(Contract, on_delete=models.CASCADE, related_name="documents")
     title = models.CharField(max_length=200)
-    file = models.FileField(upload_to="contracts/%Y/%m/", max_length=300)
+    file = models.FileField(upload_to=GeneratedUploadPath("contracts"), max_length=300)
     filename = models.CharField(max_length=255)
     content_type = models.CharField(max_length=100)
     size = models.PositiveIntegerField()

@@ -283,7 +283,9 @@ def test_it_sends_a_monthly_report_once_with_its_chart_and_workbook_when_the_tas
     ).exists()
 
 
-def test_it_queues_each_due_report_once_when_beat_runs_twice(org: Org, last_month: dt.date) -> None:
+def test_it_queues_each_due_report_once_when_beat_runs_twice(
+    org: Org, last_month: dt.date, django_capture_on_commit_callbacks
+) -> None:
     monthly = subscribe(org.procurement, since=last_month)
     weekly = subscribe(org.finance, ReportFrequency.WEEKLY, since=last_month)
     paused = subscribe(org.procurement, ReportFrequency.WEEKLY, since=last_month)
@@ -292,8 +294,11 @@ def test_it_queues_each_due_report_once_when_beat_runs_twice(org: Org, last_mont
     # Made today: its first report is for the period under way, not the one just ended.
     ReportSubscription.objects.create(user=org.head, frequency="monthly")
 
-    assert tasks.send_due_spend_reports.delay().get() == 2
-    assert tasks.send_due_spend_reports.delay().get() == 0
+    # Each report is queued through the task outbox and runs when the scan commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.send_due_spend_reports.delay().get() == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.send_due_spend_reports.delay().get() == 0
 
     assert sorted(m.to[0] for m in mail.outbox) == ["fiona@example.com", "pat@example.com"]
     last_week = report_period_last_full(frequency="weekly", today=timezone.localdate())
@@ -361,7 +366,9 @@ def test_it_reports_a_managers_own_share_of_a_vendor_both_departments_pay(
     ]
 
 
-def test_it_sends_nothing_to_a_user_who_lost_access(org: Org, last_month: dt.date) -> None:
+def test_it_sends_nothing_to_a_user_who_lost_access(
+    org: Org, last_month: dt.date, django_capture_on_commit_callbacks
+) -> None:
     demoted = subscribe(org.manager, since=last_month)
     moved = subscribe(
         org.head, since=last_month, department=SpendDepartment.objects.get(name="IT Services")
@@ -373,7 +380,8 @@ def test_it_sends_nothing_to_a_user_who_lost_access(org: Org, last_month: dt.dat
     org.department.save()
 
     # The beat does not queue the demoted manager; the send itself checks both.
-    assert tasks.send_due_spend_reports.delay().get() == 1
+    with django_capture_on_commit_callbacks(execute=True):
+        assert tasks.send_due_spend_reports.delay().get() == 1
     assert tasks.send_spend_report.delay(demoted.pk, last_month.isoformat()).get() is False
     assert tasks.send_spend_report.delay(moved.pk, last_month.isoformat()).get() is False
 

@@ -51,13 +51,17 @@ def test_it_finds_the_duplicate_once_the_import_has_committed(
     assert SpendAnomaly.objects.count() == 1
 
 
-def test_it_picks_up_an_import_whose_scan_was_lost(tmp_path: Path) -> None:
+def test_it_picks_up_an_import_whose_scan_was_lost(
+    tmp_path: Path, django_capture_on_commit_callbacks
+) -> None:
     spend_import = _queued_import(tmp_path)
     # Without running the on-commit callbacks: the queued scan never ran.
     spend_import_run(spend_import_id=spend_import.pk)
     assert not SpendAnomaly.objects.exists()
 
-    assert scan_missed_spend_findings() == 1
+    # The beat scan queues the lost scan through the outbox: it runs once that commits.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert scan_missed_spend_findings() == 1
 
     assert SpendAnomaly.objects.count() == 1
     assert scan_missed_spend_findings() == 0

@@ -5,9 +5,11 @@ reply to a counter-offer after the close."""
 from __future__ import annotations
 
 import datetime as dt
+import io
 from decimal import Decimal
 
 import pytest
+import xlsxwriter
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import dateformat, timezone
 
@@ -196,10 +198,18 @@ def test_it_refuses_a_vendor_that_declined(org, northwind):
     )
 
 
+def _real_xlsx() -> bytes:
+    out = io.BytesIO()
+    book = xlsxwriter.Workbook(out, {"in_memory": True})
+    book.add_worksheet("Prices").write_row(0, 0, ["Item", "Price"])
+    book.close()
+    return out.getvalue()
+
+
 def test_it_stores_attachments_of_office_pdf_and_text_types(org, northwind):
     files = [
         SimpleUploadedFile("offer.pdf", b"%PDF-1.4 offer", content_type="application/pdf"),
-        SimpleUploadedFile("prices.xlsx", b"PK\x03\x04 sheet", content_type="application/zip"),
+        SimpleUploadedFile("prices.xlsx", _real_xlsx(), content_type="application/zip"),
         SimpleUploadedFile("notes.txt", b"Lieferung in 10 Tagen", content_type="text/plain"),
     ]
 

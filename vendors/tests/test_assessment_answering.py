@@ -137,7 +137,10 @@ def test_it_replaces_earlier_evidence_and_removes_the_old_file(
         )
 
     assert list(VendorDocument.objects.values_list("filename", flat=True)) == ["new.pdf"]
-    assert [path.name for path in _stored_files(settings)] == ["new.pdf"]
+    # One file left, stored under a generated name (the uploader's is kept in the column).
+    [stored] = _stored_files(settings)
+    assert stored.suffix == ".pdf"
+    assert stored.read_bytes() == VendorDocument.objects.get().file.read()
 
 
 def test_it_refuses_a_file_that_is_not_a_pdf_or_image_and_writes_nothing(client, org, settings):

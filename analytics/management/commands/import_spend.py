@@ -26,6 +26,7 @@ from analytics.importing import REQUIRED, file_headers, mapping_parse_option, ma
 from analytics.models import ImportState, SpendImport
 from analytics.services import spend_import_from_path, spend_import_run, spend_source_get_or_create
 from procurement.errors import ApplicationError
+from procurement.outbox import enqueue
 
 BAR_WIDTH = 30
 
@@ -64,7 +65,9 @@ class Command(BaseCommand):
         if options["queue"]:
             from analytics.tasks import spend_import_task
 
-            spend_import_task.delay(spend_import.pk)
+            # Through the outbox like every other task: with Redis down the import waits
+            # for `relay_outbox` instead of failing after the file was registered.
+            enqueue(spend_import_task, spend_import.pk)
             spend_import = self._follow(spend_import.pk)
         else:
             spend_import = spend_import_run(spend_import_id=spend_import.pk, progress=self._draw)
