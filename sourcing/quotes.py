@@ -30,6 +30,7 @@ from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from procurement.errors import ApplicationError, Conflict, InvalidInput, NotFound
 from procurement.files import (
+    OFFICE_ZIP_TYPES,
     files_removed_on_error,
     human_size,
     office_document_check,
@@ -81,14 +82,7 @@ NOT_QUOTING_VENDOR_STATES = (VendorState.SUSPENDED, VendorState.BLOCKED, VendorS
 # container's magic bytes and the file's suffix together decide. Text files must be UTF-8.
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
-_ZIP_OFFICE = {
-    ".docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-    ".xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-    ".pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-    ".odt": "application/vnd.oasis.opendocument.text",
-    ".ods": "application/vnd.oasis.opendocument.spreadsheet",
-    ".odp": "application/vnd.oasis.opendocument.presentation",
-}
+_ZIP_OFFICE = OFFICE_ZIP_TYPES
 _OLE_OFFICE = {
     ".doc": "application/msword",
     ".xls": "application/vnd.ms-excel",
