@@ -41,6 +41,29 @@ def django_db_modify_db_settings(
         settings_dict["TEST"]["NAME"] = str(tmp_path_factory.mktemp("db") / "test.sqlite3")
 
 
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every transactional test must restore the database it flushes (serialized_rollback).
+
+    A transactional test without it flushes and then re-creates the content types under new
+    ids (post_migrate); the next test that does restore the serialized database then fails
+    at setup on a duplicate content type, far from the test at fault. Refuse it here, naming
+    the test.
+    """
+    offenders = []
+    for item in items:
+        marker = item.get_closest_marker("django_db")
+        if marker is None:
+            continue
+        transactional = marker.kwargs.get("transaction") or (marker.args and marker.args[0])
+        if transactional and not marker.kwargs.get("serialized_rollback"):
+            offenders.append(item.nodeid)
+    if offenders:
+        raise pytest.UsageError(
+            "Transactional tests must also ask for serialized_rollback=True "
+            "(see conftest.py): " + ", ".join(offenders)
+        )
+
+
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup: None, django_db_blocker: DjangoDbBlocker) -> None:
     """On PostgreSQL the audit table refuses TRUNCATE (procurement/migrations/0005), and

@@ -59,7 +59,7 @@ def test_it_reuses_the_sources_saved_mapping_and_adds_nothing_twice(tmp_path: Pa
 
 # Committed for real: the command queues through the task outbox, which publishes when the
 # row commits, and then waits for the import to finish.
-@pytest.mark.django_db(transaction=True)
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)
 def test_it_reads_a_mapping_from_a_json_file_and_runs_on_the_worker(tmp_path: Path) -> None:
     path = tmp_path / "april.csv"
     path.write_text(CSV)
