@@ -10,14 +10,13 @@ messages. Only procurement, finance and admins may import spend.
 from __future__ import annotations
 
 import json
+from functools import partial
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -34,7 +33,13 @@ from analytics.services import (
     spend_import_upload,
     spend_source_get_or_create,
 )
-from procurement.api import Pagination, error_responses, signed_in_user
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    error_responses,
+    paginated_response,
+    signed_in_user,
+)
 from procurement.errors import InvalidInput, NotAllowed, NotFound
 from procurement.files import files_removed_on_error
 
@@ -46,10 +51,7 @@ _ERROR_TEXT = {
     403: "Not authenticated, or not allowed to import spend (procurement, finance, admins).",
     404: "No such import.",
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 _IMPORT_ID = OpenApiParameter("import_id", int, OpenApiParameter.PATH, description="Import id.")
@@ -103,18 +105,10 @@ class SpendImportSerializer(serializers.Serializer):
         return str(settings.BASE_CURRENCY)
 
     def get_url(self, obj: SpendImport) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("spend-imports-api:detail", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "spend-imports-api:detail", obj.pk)
 
     def get_web_url(self, obj: SpendImport) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("spend_imports:detail", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "spend_imports:detail", obj.pk)
 
 
 class ImportProblemSerializer(serializers.Serializer):
@@ -191,10 +185,7 @@ class SpendImportListCreateApi(APIView):
     def get(self, request: Request) -> Response:
         _require_importer(request)
         imports = SpendImport.objects.select_related("source", "created_by")
-        paginator = Pagination()
-        page = paginator.paginate_queryset(imports, request, view=self)
-        body = SpendImportSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(body)
+        return paginated_response(self, request, imports, SpendImportSerializer)
 
     @extend_schema(
         operation_id="analytics_imports_create",

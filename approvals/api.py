@@ -6,7 +6,8 @@ per method, and every error in the one JSON shape (procurement.api.exception_han
 
 from __future__ import annotations
 
-from typing import Any, cast
+from functools import partial
+from typing import Any
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import (
@@ -31,7 +32,7 @@ from approvals.services import (
     approval_step_decide,
     purchase_request_amend_approved,
 )
-from procurement.api import ERROR_BODY, Pagination, error_responses
+from procurement.api import ERROR_BODY, Pagination, error_responses, signed_in_user
 from procurement.errors import NotFound
 from procurement.models import User
 from procurement.permissions import require
@@ -44,10 +45,7 @@ from requests.api import (
 from requests.selectors import purchase_request_get
 from requests.services import MAX_LINE_ITEMS
 
-
-def _user(request: Request) -> User:
-    # IsAuthenticated (the default permission) has already turned anonymous callers away.
-    return cast(User, request.user)
+_user = signed_in_user
 
 
 _ERROR_TEXT = {
@@ -56,10 +54,7 @@ _ERROR_TEXT = {
     404: "No such request or step, or not visible to you.",
     409: 'The step is no longer pending: "already decided by X", or waiting for an earlier stage.',
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 # --- Output serializers ----------------------------------------------------

@@ -10,14 +10,13 @@ things with the same messages. Errors leave through procurement.api.exception_ha
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db.models import QuerySet
-from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -50,7 +49,16 @@ from planning.objectives import (
     objective_report,
     objective_requests,
 )
-from procurement.api import Pagination, error_responses, query_filters, signed_in_user
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    error_responses,
+    object_response,
+    paginated_response,
+    query_filters,
+    signed_in_user,
+    unknown_choice,
+)
 from procurement.errors import InvalidInput, NotAllowed, NotFound
 from procurement.models import (
     Category,
@@ -74,10 +82,7 @@ _ERROR_TEXT = {
 }
 _OBJECTIVE_TAGS = ["planning: objectives"]
 _BUDGET_TAGS = ["planning: budgets"]
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 _OBJECTIVE_ID = OpenApiParameter(
@@ -172,16 +177,10 @@ class ObjectiveOutSerializer(serializers.Serializer):
         return _figures(self.context["spend"].get(obj.pk))
 
     def get_url(self, obj: Objective) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("planning-objective-detail", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "planning-objective-detail", obj.pk)
 
     def get_web_url(self, obj: Objective) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("objectives:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "objectives:detail", obj.pk)
 
 
 class ObjectiveRequestOutSerializer(serializers.Serializer):
@@ -222,8 +221,7 @@ def _objective_response(
     body = ObjectiveDetailOutSerializer(
         objective, context={"request": request, "spend": {objective.pk: row.spend}}
     ).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 # --- Objectives: input -------------------------------------------------------------------------
@@ -244,11 +242,7 @@ class ObjectiveFilterSerializer(serializers.Serializer):
     status = serializers.ChoiceField(
         choices=ObjectiveStatus.choices,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown status "{input}". Use one of: '
-            + ", ".join(ObjectiveStatus.values)
-            + "."
-        },
+        error_messages=unknown_choice("status", ObjectiveStatus.values),
     )
 
     def validate_department(self, value: str) -> int | str:
@@ -490,16 +484,10 @@ class BudgetOutSerializer(serializers.Serializer):
         return _consumption(budget_consumption(budget=obj))
 
     def get_url(self, obj: Budget) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("planning-budget-detail", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "planning-budget-detail", obj.pk)
 
     def get_web_url(self, obj: Budget) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("budgets:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "budgets:detail", obj.pk)
 
 
 class BudgetRevisionOutSerializer(serializers.Serializer):
@@ -553,8 +541,7 @@ def _budget_response(
 ) -> Response:
     budget = _budget_get(request, budget_id)
     body = BudgetDetailOutSerializer(budget, context={"request": request}).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 # --- Budgets: input ----------------------------------------------------------------------------
@@ -679,10 +666,7 @@ class BudgetListApi(APIView):
         budgets = _budgets(request)
         if data.get("fiscal_year"):
             budgets = budgets.filter(fiscal_year=data["fiscal_year"])
-        paginator = Pagination()
-        page = paginator.paginate_queryset(budgets, request, view=self)
-        rows = BudgetOutSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(self, request, budgets, BudgetOutSerializer)
 
     @extend_schema(
         operation_id="planning_budgets_create",

@@ -8,12 +8,12 @@ Errors leave through procurement.api.exception_handler as {"code", "detail", "er
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -49,7 +49,17 @@ from planning.needs import (
     needs_consolidate_into_request,
     needs_consolidate_into_rfq,
 )
-from procurement.api import Pagination, error_responses, query_filters, signed_in_user
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    by_code,
+    error_responses,
+    object_response,
+    paginated_response,
+    query_filters,
+    signed_in_user,
+    unknown_choice,
+)
 from procurement.errors import InvalidInput, NotAllowed
 from procurement.models import Category, CostCentre, Department, Objective
 from sourcing.models import Rfq
@@ -70,10 +80,7 @@ _NEED_ID = OpenApiParameter("need_id", int, OpenApiParameter.PATH, description="
 _CONSOLIDATION_ID = OpenApiParameter(
     "consolidation_id", int, OpenApiParameter.PATH, description="Consolidation id."
 )
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 # Inline enums: other serializers already have a "kind" and a "status" with other choices.
@@ -146,9 +153,7 @@ class NeedListSerializer(serializers.Serializer):
         return obj.category.code if obj.category_id and obj.category else None
 
     def get_url(self, obj: Need) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("planning-need", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "planning-need", obj.pk)
 
 
 class NeedSerializer(NeedListSerializer):
@@ -180,9 +185,7 @@ class NeedSerializer(NeedListSerializer):
         return actions
 
     def get_web_url(self, obj: Need) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("needs:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "needs:detail", obj.pk)
 
 
 class ConsolidationTargetSerializer(serializers.Serializer):
@@ -257,26 +260,17 @@ class ConsolidationSerializer(serializers.Serializer):
         )
 
     def get_url(self, obj: Consolidation) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("planning-need-consolidation", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "planning-need-consolidation", obj.pk)
 
     def get_web_url(self, obj: Consolidation) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("needs:consolidation", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "needs:consolidation", obj.pk)
 
 
 def _need_response(
     request: Request, need_id: int, *, status_code: int = status.HTTP_200_OK
 ) -> Response:
     body = NeedSerializer(need_get(need_id=need_id), context={"request": request}).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 def _consolidation_response(
@@ -284,20 +278,10 @@ def _consolidation_response(
 ) -> Response:
     consolidation = consolidation_get(consolidation_id=consolidation_id)
     body = ConsolidationSerializer(consolidation, context={"request": request}).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 # --- Input -------------------------------------------------------------------------------
-
-
-def _by_code(queryset: Any, what: str, **kwargs: Any) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=queryset,
-        error_messages={"does_not_exist": f'Unknown {what} "{{value}}".'},
-        **kwargs,
-    )
 
 
 class NeedFilterSerializer(serializers.Serializer):
@@ -305,13 +289,9 @@ class NeedFilterSerializer(serializers.Serializer):
         choices=[*NeedStatus.values, "any"],
         required=False,
         help_text="Default open; any for every status.",
-        error_messages={
-            "invalid_choice": 'Unknown status "{input}". Use one of: '
-            + ", ".join([*NeedStatus.values, "any"])
-            + "."
-        },
+        error_messages=unknown_choice("status", [*NeedStatus.values, "any"]),
     )
-    department = _by_code(
+    department = by_code(
         Department.objects.all(),
         "department",
         required=False,
@@ -323,7 +303,7 @@ class NeedFilterSerializer(serializers.Serializer):
         help_text="An objective's id.",
         error_messages={"does_not_exist": "Unknown objective {pk_value}."},
     )
-    category = _by_code(
+    category = by_code(
         Category.objects.all(), "category", required=False, help_text="A category's code."
     )
 
@@ -333,7 +313,7 @@ class NeedInputSerializer(serializers.Serializer):
     problem = serializers.CharField(
         max_length=PROBLEM_MAX, help_text="What goes wrong today, and for whom."
     )
-    department = _by_code(
+    department = by_code(
         Department.objects.all(),
         "department",
         required=False,
@@ -354,13 +334,13 @@ class NeedInputSerializer(serializers.Serializer):
         help_text="An open objective, company-wide or of the need's department.",
         error_messages={"does_not_exist": "Unknown objective {pk_value}."},
     )
-    category = _by_code(
+    category = by_code(
         Category.objects.all(), "category", allow_null=True, required=False, help_text="Code."
     )
 
 
 class NeedSupportInputSerializer(serializers.Serializer):
-    department = _by_code(
+    department = by_code(
         Department.objects.all(),
         "department",
         required=False,
@@ -395,13 +375,13 @@ class ConsolidationInputSerializer(serializers.Serializer):
     title = serializers.CharField(
         max_length=TITLE_MAX, required=False, help_text="For kind request: the request's title."
     )
-    department = _by_code(
+    department = by_code(
         Department.objects.all(), "department", required=False, help_text="For kind request."
     )
-    cost_centre = _by_code(
+    cost_centre = by_code(
         CostCentre.objects.all(), "cost centre", required=False, help_text="For kind request."
     )
-    category = _by_code(
+    category = by_code(
         Category.objects.all(), "category", required=False, help_text="For kind request."
     )
     rfq = serializers.PrimaryKeyRelatedField(
@@ -448,10 +428,7 @@ class NeedListApi(APIView):
             objective=data.get("objective"),
             category=data.get("category"),
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(needs_board(filters=filters), request, view=self)
-        rows = NeedListSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(self, request, needs_board(filters=filters), NeedListSerializer)
 
     @extend_schema(
         operation_id="planning_needs_create",

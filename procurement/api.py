@@ -1,21 +1,24 @@
-"""What every API endpoint shares: pagination and the one JSON error shape.
+"""What every API endpoint shares: pagination, the one JSON error shape, and the small
+pieces each API module would otherwise write again (links, filter messages, responses).
 
 Every error body is {"code": "...", "detail": "human message", "errors": {field: [messages]}}.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
 from django.http import Http404
+from django.urls import reverse
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 from drf_spectacular.utils import OpenApiResponse, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from procurement.errors import ApplicationError
@@ -38,6 +41,28 @@ def query_filters(
     filters = serializer_class(data=given)
     filters.is_valid(raise_exception=True)
     return dict(filters.validated_data)
+
+
+def unknown_choice(what: str, values: Iterable[str]) -> dict[str, Any]:
+    """A choice field's `error_messages`: 'Unknown state "x". Use one of: a, b.'"""
+    return {"invalid_choice": f'Unknown {what} "{{input}}". Use one of: ' + ", ".join(values) + "."}
+
+
+def by_code(
+    queryset: Any, what: str, *, help_text: str = "", **kwargs: Any
+) -> serializers.SlugRelatedField:
+    """A related object named by its `code` ("IT-100"), with "Unknown <what>" for a bad one."""
+    return serializers.SlugRelatedField(
+        slug_field="code",
+        queryset=queryset,
+        help_text=help_text or f"The {what}'s code.",
+        error_messages={"does_not_exist": f'Unknown {what} "{{value}}".'},
+        **kwargs,
+    )
+
+
+def absolute_url(request: Request, view_name: str, *args: Any) -> str:
+    return str(request.build_absolute_uri(reverse(view_name, args=args)))
 
 
 # --- The error body in the OpenAPI schema (exception_handler below builds it) ---
@@ -78,6 +103,25 @@ def error_responses(
 class Pagination(PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 100
+
+
+def object_response(body: Mapping[str, Any], *, status_code: int = status.HTTP_200_OK) -> Response:
+    """One object's body; a 201 also names the new object's `url` in `Location`."""
+    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
+    return Response(body, status=status_code, headers=headers)
+
+
+def paginated_response(
+    view: APIView,
+    request: Request,
+    rows: Any,
+    serializer_class: type[serializers.BaseSerializer],
+) -> Response:
+    """One page of `rows` (?page=, ?page_size=) in `serializer_class`, with the page links."""
+    paginator = Pagination()
+    page: list[Any] | None = paginator.paginate_queryset(rows, request, view=view)
+    body = serializer_class(page, many=True, context={"request": request}).data
+    return paginator.get_paginated_response(body)
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:

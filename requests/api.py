@@ -9,7 +9,8 @@ procurement.api.exception_handler as {"code", "detail", "errors"}.
 
 from __future__ import annotations
 
-from typing import Any, cast
+from functools import partial
+from typing import Any
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
@@ -19,7 +20,6 @@ from django.views.decorators.csrf import csrf_exempt
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
     inline_serializer,
@@ -35,9 +35,19 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses, query_filters
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    by_code,
+    error_responses,
+    object_response,
+    paginated_response,
+    query_filters,
+    signed_in_user,
+    unknown_choice,
+)
 from procurement.errors import InvalidInput, NotFound
-from procurement.models import Category, CostCentre, Department, Objective, User
+from procurement.models import Category, CostCentre, Department, Objective
 from procurement.two_factor import two_factor_check_api_login
 from requests.models import Attachment, Comment, LineItem, PurchaseRequest, RequestState
 from requests.selectors import (
@@ -63,14 +73,7 @@ from requests.services import (
 )
 from vendors.models import Vendor
 
-
-def _user(request: Request) -> User:
-    # IsAuthenticated (the default permission) has already turned anonymous callers away.
-    return cast(User, request.user)
-
-
-def _absolute(request: Request, path: str) -> str:
-    return request.build_absolute_uri(path)
+_user = signed_in_user
 
 
 def _attachment_path(attachment: Attachment) -> str:
@@ -85,18 +88,10 @@ def _attachment_path(attachment: Attachment) -> str:
 
 
 _ERROR_TEXT = {
-    400: "Invalid input (field errors in `errors`), or a malformed body (code `parse_error`).",
-    403: "Not authenticated, or not allowed to do this.",
     404: "No such purchase request, or not visible to you.",
     409: "The request is not in a state that allows this.",
-    413: "The body is larger than the server accepts (code `too_large`).",
-    415: "Unsupported media type.",
-    429: "Too many attempts; retry later.",
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 _REQUEST_ID = OpenApiParameter(
@@ -273,10 +268,10 @@ class PurchaseRequestRowSerializer(serializers.Serializer):
     web_url = serializers.SerializerMethodField(help_text="This request's page.")
 
     def get_url(self, obj: PurchaseRequest) -> str:
-        return _absolute(self.context["request"], reverse("api:request-detail", args=[obj.pk]))
+        return absolute_url(self.context["request"], "api:request-detail", obj.pk)
 
     def get_web_url(self, obj: PurchaseRequest) -> str:
-        return _absolute(self.context["request"], reverse("requests:detail", args=[obj.pk]))
+        return absolute_url(self.context["request"], "requests:detail", obj.pk)
 
 
 class LineItemSerializer(serializers.Serializer):
@@ -302,7 +297,7 @@ class AttachmentSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField(help_text="Download link (a signed-in page).")
 
     def get_url(self, obj: Attachment) -> str:
-        return _absolute(self.context["request"], _attachment_path(obj))
+        return self.context["request"].build_absolute_uri(_attachment_path(obj))
 
 
 # For the schema only (the detail builds these as dicts); inline as `label` is a Field attribute.
@@ -388,21 +383,10 @@ def _detail_response(
 ) -> Response:
     purchase_request = _get_or_404(request, request_id)
     body = PurchaseRequestDetailSerializer(purchase_request, context={"request": request}).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 # --- Input serializers -----------------------------------------------------
-
-
-def _by_code(queryset: Any, what: str, **kwargs: Any) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=queryset,
-        help_text=f"The {what}'s code.",
-        error_messages={"does_not_exist": f'Unknown {what} "{{value}}".'},
-        **kwargs,
-    )
 
 
 class LineItemInputSerializer(serializers.ModelSerializer):
@@ -426,9 +410,9 @@ class PurchaseRequestInputSerializer(serializers.ModelSerializer):
     Field rules (currency, needed-by not in the past, lengths) come from the model.
     """
 
-    department = _by_code(Department.objects.all(), "department")
-    cost_centre = _by_code(CostCentre.objects.all(), "cost centre")
-    category = _by_code(Category.objects.all(), "category")
+    department = by_code(Department.objects.all(), "department")
+    cost_centre = by_code(CostCentre.objects.all(), "cost centre")
+    category = by_code(Category.objects.all(), "category")
     vendor = serializers.PrimaryKeyRelatedField(
         queryset=Vendor.objects.all(),
         allow_null=True,
@@ -468,9 +452,9 @@ class DraftChangesSerializer(PurchaseRequestInputSerializer):
     price: a line that is sent is a whole line, since `line_items` replaces them all.
     """
 
-    department = _by_code(Department.objects.all(), "department", required=False)
-    cost_centre = _by_code(CostCentre.objects.all(), "cost centre", required=False)
-    category = _by_code(Category.objects.all(), "category", required=False)
+    department = by_code(Department.objects.all(), "department", required=False)
+    cost_centre = by_code(CostCentre.objects.all(), "cost centre", required=False)
+    category = by_code(Category.objects.all(), "category", required=False)
 
     class Meta(PurchaseRequestInputSerializer.Meta):
         extra_kwargs = {name: {"required": False} for name in REQUEST_FIELDS}
@@ -522,14 +506,10 @@ class RequestListFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=RequestState.choices,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown state "{input}". Use one of: '
-            + ", ".join(RequestState.values)
-            + "."
-        },
+        error_messages=unknown_choice("state", RequestState.values),
     )
-    category = _by_code(Category.objects.all(), "category", required=False)
-    department = _by_code(Department.objects.all(), "department", required=False)
+    category = by_code(Category.objects.all(), "category", required=False)
+    department = by_code(Department.objects.all(), "department", required=False)
     q = serializers.CharField(
         required=False,
         max_length=200,
@@ -625,10 +605,7 @@ class PurchaseRequestListCreateApi(APIView):
                 created_to=data.get("created_to"),
             ),
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(requests, request, view=self)
-        rows = PurchaseRequestRowSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(self, request, requests, PurchaseRequestRowSerializer)
 
     @extend_schema(
         operation_id="requests_create",

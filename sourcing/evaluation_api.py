@@ -8,13 +8,13 @@ with the same messages. Errors leave through procurement.api.exception_handler a
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -24,7 +24,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import error_responses, signed_in_user
+from procurement.api import absolute_url, error_responses, signed_in_user
 from procurement.errors import Conflict, NotFound
 from sourcing.access import may_see_sourcing
 from sourcing.awards import award_approve, award_get, award_make, award_refuse
@@ -42,10 +42,7 @@ _ERROR_TEXT = {
     409: "The RFQ or award is not in a state that allows this (quotes sealed, already "
     "awarded, request not approved, vendor blocked, an open counter-offer...).",
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 _RFQ_ID = OpenApiParameter("rfq_id", int, OpenApiParameter.PATH, description="RFQ id.")
@@ -408,11 +405,7 @@ class AwardSerializer(serializers.Serializer):
 
     @extend_schema_field(serializers.CharField())
     def get_web_url(self, obj: Award) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("evaluation:award-detail", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "evaluation:award-detail", obj.pk)
 
 
 class CriterionScoreSerializer(serializers.Serializer):

@@ -10,12 +10,11 @@ things with the same messages. Errors leave through procurement.api.exception_ha
 from __future__ import annotations
 
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -25,7 +24,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses, query_filters, signed_in_user
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    error_responses,
+    paginated_response,
+    query_filters,
+    signed_in_user,
+    unknown_choice,
+)
 from sourcing.invoices import invoice_record, invoice_reject, invoice_release, invoice_rematch
 from sourcing.models import (
     ChangeOrder,
@@ -58,14 +65,10 @@ _user = signed_in_user
 
 _ERROR_TEXT = {
     400: "Invalid input; `errors` names each bad field (`quantity_<line id>`, `lines[0].unit_price`...).",
-    403: "Not authenticated, or not allowed to do this.",
     404: "No such purchase order (or change order, invoice), or not visible to you.",
     409: "The order, change or invoice is not in a state that allows this.",
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 # --- Output ----------------------------------------------------------------------------
@@ -172,9 +175,7 @@ class PurchaseOrderSummarySerializer(serializers.Serializer):
     url = serializers.SerializerMethodField()
 
     def get_url(self, obj: PurchaseOrder) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("order_api:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "order_api:detail", obj.pk)
 
 
 class PurchaseOrderSerializer(PurchaseOrderSummarySerializer):
@@ -215,12 +216,10 @@ class PurchaseOrderSerializer(PurchaseOrderSummarySerializer):
         return po_available_actions(po=obj, user=_user(self.context["request"]))
 
     def get_web_url(self, obj: PurchaseOrder) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("orders:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "orders:detail", obj.pk)
 
     def get_pdf_url(self, obj: PurchaseOrder) -> str:
-        return str(self.context["request"].build_absolute_uri(reverse("orders:pdf", args=[obj.pk])))
+        return absolute_url(self.context["request"], "orders:pdf", obj.pk)
 
 
 def _po_response(
@@ -244,11 +243,7 @@ class OrderFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=PoState.choices,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown state "{input}". Use one of: '
-            + ", ".join(PoState.values)
-            + "."
-        },
+        error_messages=unknown_choice("state", PoState.values),
     )
 
 
@@ -373,10 +368,7 @@ class OrderListApi(APIView):
     def get(self, request: Request) -> Response:
         data = query_filters(request, OrderFilterSerializer)
         pos = po_list(by=_user(request), state=data.get("state", ""))
-        paginator = Pagination()
-        page = paginator.paginate_queryset(pos, request, view=self)
-        rows = PurchaseOrderSummarySerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(self, request, pos, PurchaseOrderSummarySerializer)
 
 
 class OrderDetailApi(APIView):

@@ -8,17 +8,26 @@ Quotes are sealed: an RFQ's `quotes` are null until it is closed.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from django.urls import reverse
-from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses, query_filters, signed_in_user
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    error_responses,
+    object_response,
+    paginated_response,
+    query_filters,
+    signed_in_user,
+    unknown_choice,
+)
 from procurement.errors import InvalidInput, NotFound
 from procurement.models import Category
 from sourcing.models import Billing, CriterionKind, Invitation, Quote, Rfq, RfqState
@@ -54,10 +63,7 @@ _ERROR_TEXT = {
     409: "The RFQ is not in a state that allows this; `detail` says why.",
 }
 _TAGS = ["sourcing: RFQs"]
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 _RFQ_ID = OpenApiParameter("rfq_id", int, OpenApiParameter.PATH, description="RFQ id.")
@@ -168,9 +174,7 @@ class RfqListSerializer(serializers.Serializer):
     url = serializers.SerializerMethodField()
 
     def get_url(self, obj: Rfq) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("rfq_api:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "rfq_api:detail", obj.pk)
 
 
 class RfqSerializer(RfqListSerializer):
@@ -230,9 +234,7 @@ class RfqSerializer(RfqListSerializer):
         return rfq_available_actions(obj, _user(self.context["request"]))
 
     def get_web_url(self, obj: Rfq) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("rfqs:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "rfqs:detail", obj.pk)
 
 
 def _rfq_response(
@@ -240,8 +242,7 @@ def _rfq_response(
 ) -> Response:
     rfq = rfq_get(_user(request), rfq_id)
     body = RfqSerializer(rfq, context={"request": request}).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 def _require_visible(request: Request, rfq_id: int) -> Rfq:
@@ -256,11 +257,7 @@ class RfqFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=RfqState.choices,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown state "{input}". Use one of: '
-            + ", ".join(RfqState.values)
-            + "."
-        },
+        error_messages=unknown_choice("state", RfqState.values),
     )
 
 
@@ -384,10 +381,7 @@ class RfqListApi(APIView):
         rfqs = rfqs_visible(_user(request))
         if data.get("state"):
             rfqs = rfqs.filter(state=data["state"])
-        paginator = Pagination()
-        page = paginator.paginate_queryset(rfqs, request, view=self)
-        rows = RfqListSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(self, request, rfqs, RfqListSerializer)
 
 
 class RfqCreateFromRequestApi(APIView):

@@ -13,6 +13,7 @@ and their history only `vendor_may_see_bank_details`. Hidden keys are left out, 
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.db.models import Prefetch, QuerySet
@@ -33,10 +34,15 @@ from rest_framework.views import APIView
 
 from procurement.api import (
     Pagination,
+    absolute_url,
+    by_code,
     error_response,
     error_responses,
+    object_response,
+    paginated_response,
     query_filters,
     signed_in_user,
+    unknown_choice,
 )
 from procurement.errors import NotAllowed, NotFound
 from procurement.models import Category
@@ -82,10 +88,6 @@ from vendors.services import (
 _user = signed_in_user
 
 
-def _absolute(request: Request, path: str) -> str:
-    return request.build_absolute_uri(path)
-
-
 # --- Errors (documentation only: procurement.api.exception_handler builds them) ---
 
 _ERROR_TEXT = {
@@ -93,12 +95,8 @@ _ERROR_TEXT = {
     403: "Not authenticated, or your role may not do this.",
     404: "No such vendor (or no such check / match of this vendor).",
     409: "The vendor's state does not allow this; approving lists `errors.blockers`.",
-    415: "Unsupported media type.",
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 class VendorDuplicateCandidateSerializer(serializers.Serializer):
@@ -133,7 +131,7 @@ def _duplicate_response(request: Request, error: PossibleDuplicate) -> Response:
             "id": candidate.vendor.pk,
             "legal_name": candidate.vendor.legal_name,
             "reason": candidate.reason,
-            "url": _absolute(request, reverse("vendors-api:detail", args=[candidate.vendor.pk])),
+            "url": absolute_url(request, "vendors-api:detail", candidate.vendor.pk),
         }
         for candidate in error.candidates
     ]
@@ -205,10 +203,10 @@ class VendorSummarySerializer(serializers.Serializer):
         return obj.risk_tier or None
 
     def get_url(self, obj: Vendor) -> str:
-        return _absolute(self.context["request"], reverse("vendors-api:detail", args=[obj.pk]))
+        return absolute_url(self.context["request"], "vendors-api:detail", obj.pk)
 
     def get_web_url(self, obj: Vendor) -> str:
-        return _absolute(self.context["request"], reverse("vendors:detail", args=[obj.pk]))
+        return absolute_url(self.context["request"], "vendors:detail", obj.pk)
 
 
 class VendorNameSerializer(serializers.Serializer):
@@ -242,7 +240,7 @@ class VendorDocumentSerializer(serializers.Serializer):
 
     def get_url(self, obj: VendorDocument) -> str:
         path = reverse("vendors:document", args=[obj.vendor_id, obj.pk])
-        return _absolute(self.context["request"], path)
+        return self.context["request"].build_absolute_uri(path)
 
 
 class DueDiligenceCheckSerializer(serializers.Serializer):
@@ -419,8 +417,7 @@ def _detail_response(
     if vendor is None:
         raise NotFound("No such vendor.")
     body = VendorDetailSerializer(vendor, context={"request": request}, file=file, bank=bank).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 def _require_vendor(vendor_id: int) -> Vendor:
@@ -432,16 +429,6 @@ def _require_vendor(vendor_id: int) -> Vendor:
 
 
 # --- Input serializers -----------------------------------------------------
-
-
-def _by_code(queryset: Any, what: str, **kwargs: Any) -> serializers.SlugRelatedField:
-    return serializers.SlugRelatedField(
-        slug_field="code",
-        queryset=queryset,
-        help_text=f"The {what}'s code.",
-        error_messages={"does_not_exist": f'Unknown {what} "{{value}}".'},
-        **kwargs,
-    )
 
 
 class ContactInputSerializer(serializers.Serializer):
@@ -464,7 +451,7 @@ class VendorInputSerializer(serializers.Serializer):
 
     legal_name = serializers.CharField(max_length=200)
     country = serializers.CharField(max_length=2, help_text="ISO 3166 two-letter code, e.g. GB.")
-    vendor_type = _by_code(VendorType.objects.all(), "vendor type")
+    vendor_type = by_code(VendorType.objects.all(), "vendor type")
     owner = serializers.IntegerField(
         required=False,
         help_text="User id of a member of procurement; by default, you (on create).",
@@ -474,7 +461,7 @@ class VendorInputSerializer(serializers.Serializer):
     address = _optional_text(2000)
     website = _optional_text(300, "http:// or https:// address.")
     processes_personal_data = serializers.BooleanField(required=False)
-    categories = _by_code(Category.objects.all(), "category", many=True, required=False)
+    categories = by_code(Category.objects.all(), "category", many=True, required=False)
     trading_names = serializers.ListField(
         child=serializers.CharField(max_length=200), required=False, max_length=50
     )
@@ -501,7 +488,7 @@ class VendorChangesSerializer(VendorInputSerializer):
 
     legal_name = serializers.CharField(max_length=200, required=False)
     country = serializers.CharField(max_length=2, required=False)
-    vendor_type = _by_code(VendorType.objects.all(), "vendor type", required=False)
+    vendor_type = by_code(VendorType.objects.all(), "vendor type", required=False)
 
 
 # What a field left out of a create or a PUT becomes.
@@ -575,32 +562,20 @@ class VendorListFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=VendorState.choices,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown state "{input}". Use one of: '
-            + ", ".join(VendorState.values)
-            + "."
-        },
+        error_messages=unknown_choice("state", VendorState.values),
     )
     risk_tier = serializers.ChoiceField(
         choices=RiskTier.choices,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown risk tier "{input}". Use one of: '
-            + ", ".join(RiskTier.values)
-            + "."
-        },
+        error_messages=unknown_choice("risk tier", RiskTier.values),
     )
-    category = _by_code(Category.objects.all(), "category", required=False)
+    category = by_code(Category.objects.all(), "category", required=False)
 
 
 class VendorTransitionInputSerializer(serializers.Serializer):
     action = serializers.ChoiceField(
         choices=list(VENDOR_ACTIONS),
-        error_messages={
-            "invalid_choice": 'Unknown action "{input}". Use one of: '
-            + ", ".join(VENDOR_ACTIONS)
-            + "."
-        },
+        error_messages=unknown_choice("action", VENDOR_ACTIONS),
     )
     reason = serializers.CharField(
         max_length=5000,
@@ -766,12 +741,8 @@ class VendorListCreateApi(APIView):
             vendors = vendors.filter(risk_tier=data["risk_tier"])
         if data.get("category"):
             vendors = vendors.filter(categories=data["category"])
-        paginator = Pagination()
-        page = paginator.paginate_queryset(
-            _vendors_for_list(vendors).order_by("legal_name", "id"), request, view=self
-        )
-        rows = VendorSummarySerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        vendors = _vendors_for_list(vendors).order_by("legal_name", "id")
+        return paginated_response(self, request, vendors, VendorSummarySerializer)
 
     @extend_schema(
         operation_id="vendors_create",

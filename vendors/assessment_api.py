@@ -9,12 +9,12 @@ credential for the vendor's contact and is never returned here.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
     extend_schema_field,
 )
@@ -24,7 +24,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses, query_filters, signed_in_user
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    error_responses,
+    object_response,
+    paginated_response,
+    query_filters,
+    signed_in_user,
+    unknown_choice,
+)
 from procurement.errors import NotAllowed, NotFound
 from vendors.assessments import (
     AnswerScore,
@@ -44,14 +53,10 @@ TAGS = ["assessments"]
 
 _ERROR_TEXT = {
     400: "Invalid input; field errors in `errors`.",
-    403: "Not authenticated, or not allowed to do this.",
     404: "No such assessment (or vendor), or not visible to you.",
     409: "The assessment or vendor is not in a state that allows this.",
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 _ASSESSMENT_ID = OpenApiParameter(
@@ -108,14 +113,10 @@ class AssessmentRowSerializer(serializers.Serializer):
     web_url = serializers.SerializerMethodField()
 
     def get_url(self, obj: Assessment) -> str:
-        return self.context["request"].build_absolute_uri(
-            reverse("assessments-api:detail", args=[obj.pk])
-        )
+        return absolute_url(self.context["request"], "assessments-api:detail", obj.pk)
 
     def get_web_url(self, obj: Assessment) -> str:
-        return self.context["request"].build_absolute_uri(
-            reverse("assessments:detail", args=[obj.pk])
-        )
+        return absolute_url(self.context["request"], "assessments:detail", obj.pk)
 
 
 class AssessmentQuestionSerializer(serializers.Serializer):
@@ -189,8 +190,7 @@ def _detail(request: Request, assessment_id: int, *, code: int = status.HTTP_200
     if assessment is None:
         raise NotFound("No such assessment.")
     body = AssessmentDetailSerializer(assessment, context={"request": request}).data
-    headers = {"Location": body["url"]} if code == status.HTTP_201_CREATED else None
-    return Response(body, status=code, headers=headers)
+    return object_response(body, status_code=code)
 
 
 # --- Input -------------------------------------------------------------------------------
@@ -207,11 +207,7 @@ class AssessmentFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=AssessmentState.values,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown state "{input}". Use one of: '
-            + ", ".join(AssessmentState.values)
-            + "."
-        },
+        error_messages=unknown_choice("state", AssessmentState.values),
     )
 
 
@@ -281,10 +277,7 @@ class AssessmentListSendApi(APIView):
         assessments = assessment_list(
             user=user, vendor_id=data.get("vendor"), state=data.get("state", "")
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(assessments, request, view=self)
-        rows = AssessmentRowSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(self, request, assessments, AssessmentRowSerializer)
 
     @extend_schema(
         operation_id="assessments_send",

@@ -7,13 +7,12 @@ messages. Errors leave through procurement.api.exception_handler as {"code", "de
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
-from django.urls import reverse
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiParameter,
-    OpenApiResponse,
     extend_schema,
 )
 from rest_framework import serializers, status
@@ -22,7 +21,16 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from procurement.api import Pagination, error_responses, query_filters, signed_in_user
+from procurement.api import (
+    Pagination,
+    absolute_url,
+    error_responses,
+    object_response,
+    paginated_response,
+    query_filters,
+    signed_in_user,
+    unknown_choice,
+)
 from procurement.errors import NotFound
 from vendors.contracts import (
     CONTRACT_ACTIONS,
@@ -43,14 +51,10 @@ _user = signed_in_user
 
 _ERROR_TEXT = {
     400: "Invalid input; `errors` names each bad field.",
-    403: "Not authenticated, or not allowed to do this.",
     404: "No such contract, or not visible to you.",
     409: "The contract (or its vendor) is not in a state that allows this.",
 }
-
-
-def _errors(*codes: int) -> dict[int, OpenApiResponse]:
-    return error_responses(*codes, texts=_ERROR_TEXT)
+_errors = partial(error_responses, texts=_ERROR_TEXT)
 
 
 _CONTRACT_ID = OpenApiParameter(
@@ -104,16 +108,10 @@ class ContractSerializer(serializers.Serializer):
         return contract_available_actions(contract=obj, user=_user(self.context["request"]))
 
     def get_url(self, obj: Contract) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(
-                reverse("contracts-api:detail", args=[obj.pk])
-            )
-        )
+        return absolute_url(self.context["request"], "contracts-api:detail", obj.pk)
 
     def get_web_url(self, obj: Contract) -> str:
-        return str(
-            self.context["request"].build_absolute_uri(reverse("contracts:detail", args=[obj.pk]))
-        )
+        return absolute_url(self.context["request"], "contracts:detail", obj.pk)
 
 
 def _contract_response(
@@ -123,8 +121,7 @@ def _contract_response(
     if contract is None:
         raise NotFound("No such contract.")
     body = ContractSerializer(contract, context={"request": request}).data
-    headers = {"Location": body["url"]} if status_code == status.HTTP_201_CREATED else None
-    return Response(body, status=status_code, headers=headers)
+    return object_response(body, status_code=status_code)
 
 
 def _require_visible(request: Request, contract_id: int) -> Contract:
@@ -191,11 +188,7 @@ class ContractFilterSerializer(serializers.Serializer):
     state = serializers.ChoiceField(
         choices=ContractState.choices,
         required=False,
-        error_messages={
-            "invalid_choice": 'Unknown state "{input}". Use one of: '
-            + ", ".join(ContractState.values)
-            + "."
-        },
+        error_messages=unknown_choice("state", ContractState.values),
     )
     due_within = serializers.IntegerField(
         required=False,
@@ -292,10 +285,7 @@ class ContractListCreateApi(APIView):
             due_within=data.get("due_within"),
             q=data.get("q", ""),
         )
-        paginator = Pagination()
-        page = paginator.paginate_queryset(contracts, request, view=self)
-        rows = ContractSerializer(page, many=True, context={"request": request}).data
-        return paginator.get_paginated_response(rows)
+        return paginated_response(self, request, contracts, ContractSerializer)
 
     @extend_schema(
         operation_id="contracts_create",

@@ -18,7 +18,6 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from django.conf import settings
 from django.core import mail
 from django.utils import timezone
 
@@ -39,6 +38,7 @@ from analytics.reports import (
     report_subscription_create,
 )
 from analytics.services import LineInput, spend_lines_add, spend_source_get_or_create
+from analytics.tests.datasets import CARD_FILE, DATASETS
 from conftest import Org
 from procurement.errors import InvalidInput
 from procurement.models import Role, SentEmail, UserRole
@@ -46,8 +46,6 @@ from tests.factories import vendor_approved
 from tests.smtp import RecordingHandler
 from vendors.models import Contract, ContractState
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
-HOME_OFFICE = DATASETS / "home-office-procurement-card" / "2020.csv"
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 # --- Helpers ---------------------------------------------------------------------------
@@ -400,11 +398,11 @@ def test_it_sends_nothing_for_a_period_not_over_yet(org: Org) -> None:
 # --- Figures against the real card file ------------------------------------------------
 
 
-@pytest.mark.skipif(not HOME_OFFICE.exists(), reason=f"the shared datasets are not at {DATASETS}")
+@pytest.mark.skipif(not CARD_FILE.exists(), reason=f"the shared datasets are not at {DATASETS}")
 def test_it_reports_the_figures_of_a_real_card_file_as_an_independent_count_does(
     org: Org,
 ) -> None:
-    with HOME_OFFICE.open(newline="", encoding="utf-8") as f:
+    with CARD_FILE.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     source = spend_source_get_or_create(name="Home Office procurement cards", currency="GBP")
     batch = spend_lines_add(

@@ -9,13 +9,12 @@ import io
 import re
 import zipfile
 from decimal import Decimal
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
-from django.conf import settings
 
 from analytics.services import spend_import_from_path, spend_import_run, spend_source_get_or_create
+from analytics.tests.datasets import DATASETS
 from analytics.tests.test_it_shows_spend_dashboards import (
     LINES,
     Line,
@@ -35,7 +34,6 @@ def spend(org) -> list[Line]:
 
 D = Decimal
 NS = {"x": "http://schemas.openxmlformats.org/spreadsheetml/2006/main"}
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 
 
 def csv_rows(response) -> list[list[str]]:

@@ -9,7 +9,6 @@ import io
 import zipfile
 from collections import defaultdict
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -30,6 +29,7 @@ from analytics.services import (
     spend_lines_add,
     spend_source_get_or_create,
 )
+from analytics.tests.datasets import CARD_FILE
 from approvals.tests.helpers import policy
 from procurement.errors import Conflict, InvalidInput, NotAllowed
 from procurement.models import AuditEntry
@@ -38,8 +38,6 @@ from vendors.services import vendor_transition
 
 pytestmark = pytest.mark.django_db
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
-CARD_FILE = DATASETS / "home-office-procurement-card" / "2020.csv"
 needs_card_file = pytest.mark.skipif(
     not CARD_FILE.exists(), reason=f"the shared real spend files are not here ({CARD_FILE})"
 )

@@ -13,14 +13,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db.models import Count, Sum
 
 from analytics import services
 from analytics.models import ImportState, Payee, SpendImport, SpendLine
 from analytics.services import spend_import_from_path, spend_import_run, spend_source_get_or_create
+from analytics.tests.datasets import CABINET, CARD, CARD_FILE, DATASETS
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(not DATASETS.is_dir(), reason=f"the shared datasets are not at {DATASETS}"),
@@ -36,21 +35,6 @@ LEEDS = {
         "department": "Service label",
         "description": "Detailed expenditure type",
     },
-    "day_first": True,
-}
-CABINET = {
-    "columns": {
-        "date": "Date",
-        "amount": "Amount",
-        "supplier": "Supplier",
-        "reference": "Transaction number",
-        "category": "Expense Type",
-        "department": "Expense Area",
-    },
-    "day_first": True,
-}
-HOME_OFFICE = {
-    "columns": {"date": "Date", "amount": "Amount", "supplier": "Supplier"},
     "day_first": True,
 }
 
@@ -141,11 +125,11 @@ def test_it_keeps_redacted_suppliers_as_spend_under_one_unmatched_payee() -> Non
 
 
 def test_it_imports_the_home_office_card_file_and_again_adds_nothing() -> None:
-    path = DATASETS / "home-office-procurement-card" / "2020.csv"
-    rows, total = _expected(path, HOME_OFFICE)
+    path = CARD_FILE
+    rows, total = _expected(path, CARD)
 
-    first = _import(path, "Home Office cards", HOME_OFFICE)
-    again = _import(path, "Home Office cards", HOME_OFFICE)
+    first = _import(path, "Home Office cards", CARD)
+    again = _import(path, "Home Office cards", CARD)
 
     assert first.rows_imported == rows
     assert first.total_base_amount == total

@@ -10,21 +10,19 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from django.conf import settings
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db.models import Sum
 from django.test import Client
 from django.urls import reverse
 
 from analytics.models import ImportState, SpendImport, SpendLine, SpendSource
+from analytics.tests.datasets import CARD_FILE, DATASETS
 from conftest import Org
 
 if TYPE_CHECKING:
     from django.test.client import _MonkeyPatchedWSGIResponse as TestResponse
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 LEEDS = DATASETS / "leeds-council-spend-over-500" / "2011-09.csv"
-HOME_OFFICE = DATASETS / "home-office-procurement-card" / "2020.csv"
 needs_datasets = pytest.mark.skipif(
     not DATASETS.is_dir(), reason=f"the shared spend files are not here ({DATASETS})"
 )
@@ -170,13 +168,13 @@ def test_it_imports_nothing_new_when_the_same_file_comes_again(
     org: Org, django_capture_on_commit_callbacks
 ) -> None:
     client = org.client_for(org.finance)
-    first = uploaded_import(upload(client, HOME_OFFICE, new_source="Home Office cards"))
+    first = uploaded_import(upload(client, CARD_FILE, new_source="Home Office cards"))
     first = confirm(client, first, HOME_OFFICE_MAPPING, django_capture_on_commit_callbacks)
-    rows, _, total = independent_count(HOME_OFFICE, amount="Amount")
+    rows, _, total = independent_count(CARD_FILE, amount="Amount")
     assert (first.rows_imported, first.total_base_amount) == (rows, total)
 
     source = SpendSource.objects.get(name="Home Office cards")
-    again = uploaded_import(upload(client, HOME_OFFICE, source=source.pk))
+    again = uploaded_import(upload(client, CARD_FILE, source=source.pk))
     # The source's saved mapping is offered again.
     page = client.get(reverse("spend_imports:map", args=[again.pk])).content.decode()
     assert '<option value="Supplier" selected>Supplier</option>' in page

@@ -18,10 +18,9 @@ from django.test import Client
 from django.urls import reverse
 
 from analytics.models import ImportState, SpendImport, SpendLine, SpendSource
+from analytics.tests.datasets import CARD_FILE, DATASETS
 from conftest import Org
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
-HOME_OFFICE = DATASETS / "home-office-procurement-card" / "2020.csv"
 needs_datasets = pytest.mark.skipif(
     not DATASETS.is_dir(), reason=f"the shared spend files are not here ({DATASETS})"
 )
@@ -82,8 +81,8 @@ def test_it_imports_a_real_file_and_reports_it(
     client = org.client_for(org.finance)
     response = post_import(
         client,
-        content=HOME_OFFICE.read_bytes(),
-        name=HOME_OFFICE.name,
+        content=CARD_FILE.read_bytes(),
+        name=CARD_FILE.name,
         mapping=HOME_OFFICE_MAPPING,
         source="Home Office cards",
         capture=django_capture_on_commit_callbacks,
@@ -95,7 +94,7 @@ def test_it_imports_a_real_file_and_reports_it(
     assert body["url"].endswith(reverse("spend-imports-api:detail", args=[spend_import.pk]))
     assert response["Location"] == body["url"]
 
-    with HOME_OFFICE.open(newline="") as handle:
+    with CARD_FILE.open(newline="") as handle:
         rows = [
             row for row in csv.DictReader(handle) if any((v or "").strip() for v in row.values())
         ]
@@ -119,8 +118,8 @@ def test_it_imports_a_real_file_and_reports_it(
     # The same file again adds nothing.
     response = post_import(
         client,
-        content=HOME_OFFICE.read_bytes(),
-        name=HOME_OFFICE.name,
+        content=CARD_FILE.read_bytes(),
+        name=CARD_FILE.name,
         mapping=HOME_OFFICE_MAPPING,
         source="Home Office cards",
         capture=django_capture_on_commit_callbacks,

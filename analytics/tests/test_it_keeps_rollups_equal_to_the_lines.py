@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from django.db.models import Count, Q, Sum
 
 from analytics.models import (
@@ -30,24 +28,13 @@ from analytics.services import (
     spend_lines_add,
     spend_source_get_or_create,
 )
+from analytics.tests.datasets import CABINET, DATASETS
 from conftest import Org
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 pytestmark = [
     pytest.mark.django_db,
     pytest.mark.skipif(not DATASETS.is_dir(), reason=f"the shared datasets are not at {DATASETS}"),
 ]
-CABINET = {
-    "columns": {
-        "date": "Date",
-        "amount": "Amount",
-        "supplier": "Supplier",
-        "reference": "Transaction number",
-        "category": "Expense Type",
-        "department": "Expense Area",
-    },
-    "day_first": True,
-}
 CENT = Decimal("0.01")
 
 

@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import csv
 from collections import defaultdict
-from pathlib import Path
 
 import pytest
-from django.conf import settings
 from pytest_django.fixtures import Settings
 
 from analytics.models import Payee, PayeeMatch
 from analytics.payees import REDACTED_KEY, PayeeResolver, payee_key
+from analytics.tests.datasets import CARD_FILE, DATASETS
 from conftest import Org
 from tests.factories import vendor_create
-
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
 
 # Spellings of one supplier, each group as it appears in the real files.
 SAME_SUPPLIER = [
@@ -93,7 +90,7 @@ def _supplier_names() -> dict[str, int]:
             (p, "Supplier name", "latin-1")
             for p in DATASETS.glob("leeds-council-spend-over-500/*.csv")
         ),
-        (DATASETS / "home-office-procurement-card" / "2020.csv", "Supplier", "utf-8-sig"),
+        (CARD_FILE, "Supplier", "utf-8-sig"),
     ]
     for path, column, encoding in files:
         with path.open(encoding=encoding, errors="replace", newline="") as handle:

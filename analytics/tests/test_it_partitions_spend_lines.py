@@ -46,26 +46,12 @@ from analytics.services import (
     spend_import_run,
     spend_source_get_or_create,
 )
+from analytics.tests.datasets import CABINET, CABINET_DIR, CARD, CARD_FILE, DATASETS
 from analytics.tests.test_it_keeps_rollups_equal_to_the_lines import (
     assert_rollups_match_the_lines,
 )
 from conftest import Org
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
-CARD_FILE = DATASETS / "home-office-procurement-card" / "2020.csv"
-CABINET_DIR = DATASETS / "cabinet-office-spend-over-25k"
-CARD = {"columns": {"date": "Date", "amount": "Amount", "supplier": "Supplier"}, "day_first": True}
-CABINET = {
-    "columns": {
-        "date": "Date",
-        "amount": "Amount",
-        "supplier": "Supplier",
-        "reference": "Transaction number",
-        "category": "Expense Type",
-        "department": "Expense Area",
-    },
-    "day_first": True,
-}
 LINES = SpendLine._meta.db_table
 ROLLUPS = (
     SpendByMonthCategory,

@@ -13,7 +13,8 @@ import psycopg2  # type: ignore[import-untyped]
 import pytest
 from django.conf import settings
 
-DATASETS = Path(settings.BASE_DIR).parent / "shared" / "datasets"
+from analytics.tests.datasets import DATASETS
+
 BENCH = Path(settings.BASE_DIR) / "bench" / "spend_at_scale.py"
 DATABASE = settings.DATABASES["default"]
 pytestmark = [
