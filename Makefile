@@ -6,6 +6,7 @@
 #   make clean  remove caches and build output (keeps .venv, node_modules and var/)
 #   make distclean  also remove .venv, node_modules and var/ (the local database)
 #   make fuzz   fuzz the API with schemathesis against a real server (fuzz/run.py)
+#   make bench-web  load benchmark: gunicorn + PostgreSQL driven by wrk (bench/web/run.py)
 
 SHELL := /bin/bash
 .DEFAULT_GOAL := help
@@ -20,7 +21,7 @@ NODE_STAMP := node_modules/.installed-package-lock
 # The Procfile's commands (python, celery) come from the venv.
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 
-.PHONY: help install run test lint fmt clean distclean browser fuzz
+.PHONY: help install run test lint fmt clean distclean browser fuzz bench-web
 
 help:
 	@sed -n 's/^#   //p' Makefile
@@ -55,6 +56,12 @@ test: install browser lint
 # FUZZ_MAX_EXAMPLES=100 make fuzz  for a longer run than CI's 25 per operation.
 fuzz: install
 	$(BIN)/python fuzz/run.py
+
+# Needs PostgreSQL (DATABASE_URL or BENCH_WEB_DATABASE_URL) and wrk (apt-get install -y wrk);
+# not part of CI: a benchmark, judged on a quiet machine (docs/benchmarks.md).
+# make bench-web ARGS="--duration 30 --markdown"
+bench-web: install
+	$(BIN)/python bench/web/run.py $(ARGS)
 
 lint: install
 	$(BIN)/ruff check .
