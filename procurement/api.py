@@ -61,7 +61,25 @@ def by_code(
     )
 
 
+# Stands for the id while a URL is reversed once per view and response (absolute_url).
+_ID_SENTINEL = 2_000_000_017
+
+
 def absolute_url(request: Request, view_name: str, *args: Any) -> str:
+    """The absolute URL of `view_name` with `args`.
+
+    A list answers two URLs per row: reversing and building each one cost about a fifth of
+    the requests list API's time (bench/web). For one integer id, the URL is reversed once
+    per response with a stand-in id, and each row's id is put in its place.
+    """
+    if len(args) == 1 and isinstance(args[0], int):
+        templates: dict[str, list[str]] = request.__dict__.setdefault("_url_templates", {})
+        template = templates.get(view_name)
+        if template is None:
+            built = str(request.build_absolute_uri(reverse(view_name, args=[_ID_SENTINEL])))
+            template = templates[view_name] = built.split(str(_ID_SENTINEL))
+        if len(template) == 2:
+            return f"{template[0]}{args[0]}{template[1]}"
     return str(request.build_absolute_uri(reverse(view_name, args=args)))
 
 
