@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING
 
 import rules
 
-from procurement.permissions import add, allowed
+from procurement.models import Role
+from procurement.permissions import add, allowed, has_role, is_user_field
 
 if TYPE_CHECKING:
     from approvals.models import ApprovalStep
@@ -44,4 +45,9 @@ add(
     "approvals.decide_approvalstep",
     is_asked_to_decide_step & ~is_steps_requester,
     means="an approver named on it; never the request's requester",
+)
+add(
+    "approvals.end_delegation",
+    is_user_field("delegator") | has_role(Role.ADMIN),
+    means="the person who delegated, or an admin",
 )

@@ -34,7 +34,7 @@ from approvals.models import (
     StepState,
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
-from procurement.models import Role, User
+from procurement.models import User
 from procurement.outbox import enqueue
 from procurement.permissions import require
 from procurement.services import audit_record
@@ -855,8 +855,12 @@ def delegation_end(*, delegation_id: int, by: User) -> None:
         delegation = Delegation.objects.select_for_update().filter(pk=delegation_id).first()
         if delegation is None:
             raise NotFound("No such delegation.")
-        if by.pk != delegation.delegator_id and not by.has_role(Role.ADMIN):
-            raise NotAllowed("Only the person who delegated can end a delegation.")
+        require(
+            by,
+            "approvals.end_delegation",
+            delegation,
+            message="Only the person who delegated can end a delegation.",
+        )
         today = timezone.localdate()
         audit_record(target=delegation, actor=by, action="ended", comment=f"Ended on {today}.")
         if delegation.starts_on >= today:

@@ -25,7 +25,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from analytics.models import SpendAnomaly, SpendImport, SpendSource
-from approvals.models import ApprovalStep
+from approvals.models import ApprovalStep, Delegation
 from approvals.tests.helpers import LINE_MANAGER, policy, submitted
 from planning.budgets import budgets_visible_to
 from planning.models import Need
@@ -106,6 +106,8 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     # Mark's step on it.
     ("approval_step", "approvals.view_approvalstep"): REQUEST_READERS,
     ("approval_step", "approvals.decide_approvalstep"): frozenset({"line_manager"}),
+    # Mark hands his steps to Hana while he is away.
+    ("delegation", "approvals.end_delegation"): frozenset({"line_manager", "admin"}),
     # A vendor, its bank details and a contract with it (owned by the colleague).
     ("vendor", "vendors.view_vendor"): ACTIVE,
     ("vendor", "vendors.view_vendorfile"): VENDOR_FILE,
@@ -274,6 +276,12 @@ def world(org) -> World:
         "draft_request": draft,
         "submitted_request": pending,
         "approval_step": step,
+        "delegation": Delegation.objects.create(
+            delegator=org.manager,
+            delegate=org.head,
+            starts_on=today,
+            ends_on=today + dt.timedelta(days=7),
+        ),
         "vendor": vendor,
         "bank_details": vendor,
         "contract": contract,
