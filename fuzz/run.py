@@ -33,8 +33,6 @@ import hashlib
 import json
 import os
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -49,6 +47,11 @@ VAR = ROOT / "var" / "fuzz"
 FUZZ_VENV = FUZZ_DIR / ".venv"
 REQUIREMENTS = FUZZ_DIR / "requirements.txt"
 PROJECT_BIN = Path(sys.executable).parent
+
+# The project's own helpers (this script runs on the project's interpreter, from its root).
+sys.path.insert(0, str(ROOT))
+from procurement.throwaway import free_port, postgres_recreate, process_group_stop  # noqa: E402
+
 # seed_demo's published password (README.md); only ever used on this throwaway database.
 DEMO_PASSWORD = "correct-horse-battery-staple"
 # Checks named by issue #8: no 5xx, and every response matches the schema it documents.
@@ -102,33 +105,8 @@ def database_url_prepare() -> str:
             leftover.unlink()
         return f"sqlite:///{db}"
     if url.startswith(("postgres://", "postgresql://")):
-        postgres_recreate(url)
+        log(f"created PostgreSQL database {postgres_recreate(url)}")
     return url
-
-
-def postgres_recreate(url: str) -> None:
-    # The project's psycopg2: this script runs on the project's interpreter.
-    import psycopg2  # type: ignore[import-untyped]
-    from psycopg2 import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
-    connection = psycopg2.connect(
-        dbname="postgres",
-        user=parts.username or "postgres",
-        password=parts.password or None,
-        host=parts.hostname or "127.0.0.1",
-        port=parts.port or 5432,
-    )
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        # FORCE: a server left over from an interrupted run may still be connected.
-        cursor.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    connection.close()
-    log(f"created PostgreSQL database {name}")
 
 
 def server_environment(database_url: str) -> dict[str, str]:
@@ -158,12 +136,6 @@ def server_environment(database_url: str) -> dict[str, str]:
 
 def manage(env: dict[str, str], *args: str) -> None:
     subprocess.run([sys.executable, "manage.py", *args], check=True, cwd=ROOT, env=env)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -252,16 +224,6 @@ def server_start(env: dict[str, str], port: int, log_file: Path) -> subprocess.P
     )
 
 
-def server_stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
-
-
 def server_errors(log_file: Path) -> str:
     """The tracebacks in the server's log: what a 5xx failure needs for its fix."""
     text = log_file.read_text(errors="replace")
@@ -314,7 +276,7 @@ def main() -> int:
             if result.returncode != 0:
                 failed.append(username)
     finally:
-        server_stop(server)
+        process_group_stop(server)
     if failed:
         log(f"schemathesis failed as {', '.join(failed)}; server log: {server_log}")
         errors = server_errors(server_log)

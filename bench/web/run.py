@@ -28,8 +28,6 @@ import os
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -44,6 +42,11 @@ ROOT = HERE.parents[1]
 VAR = ROOT / "var" / "bench-web"
 PROJECT_BIN = Path(sys.executable).parent
 LUA = HERE / "endpoint.lua"
+
+sys.path.insert(0, str(ROOT))
+from procurement import throwaway  # noqa: E402
+from procurement.throwaway import free_port, process_group_stop  # noqa: E402
+
 DEFAULT_DATABASE_URL = "postgres://postgres@127.0.0.1:5432/procurement_bench_web"
 
 # Issue #8's targets.
@@ -108,31 +111,10 @@ def database_url() -> str:
 
 
 def postgres_recreate(url: str, *, drop_only: bool = False) -> None:
-    import psycopg2  # type: ignore[import-untyped]
-    from psycopg2 import sql
-
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
     try:
-        connection = psycopg2.connect(
-            dbname="postgres",
-            user=parts.username or "postgres",
-            password=parts.password or None,
-            host=parts.hostname or "127.0.0.1",
-            port=parts.port or 5432,
-        )
-    except psycopg2.OperationalError as error:
-        raise SystemExit(
-            f"bench-web: cannot reach PostgreSQL for {url!r}: {error}".strip()
-        ) from None
-    connection.autocommit = True
-    with connection.cursor() as cursor:
-        cursor.execute(
-            sql.SQL("DROP DATABASE IF EXISTS {} WITH (FORCE)").format(sql.Identifier(name))
-        )
-        if not drop_only:
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
-    connection.close()
+        throwaway.postgres_recreate(url, create=not drop_only)
+    except SystemExit as error:
+        raise SystemExit(f"bench-web: {error}") from None
 
 
 def server_environment(url: str) -> dict[str, str]:
@@ -167,12 +149,6 @@ def run_checked(command: list[str], env: dict[str, str], what: str) -> None:
         raise SystemExit(f"bench-web: {what} failed (exit {result.returncode}); output above")
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def server_start(
     env: dict[str, str], port: int, *, workers: int, threads: int
 ) -> subprocess.Popen[bytes]:
@@ -198,16 +174,6 @@ def server_start(
     return subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True
     )
-
-
-def server_stop(server: subprocess.Popen[bytes]) -> None:
-    if server.poll() is None:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
 
 
 def wait_until_up(base: str, server: subprocess.Popen[bytes], timeout: float = 60) -> None:
@@ -553,7 +519,7 @@ def serve_and_measure(
             )
             results.append(result)
     finally:
-        server_stop(server)
+        process_group_stop(server)
     return results
 
 
