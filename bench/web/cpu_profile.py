@@ -10,7 +10,7 @@ Serves each endpoint of bench/web/run.py `--requests` times through Django's tes
 (process time, so other work on the machine does not count), median wall milliseconds, queries per
 request and the slowest query. CPU per request is what bounds requests/s on a loaded
 2-core machine far better than a noisy wrk run: 2 cores / CPU per request is the ceiling.
-With `--cprofile NAME`, prints the 40 most expensive functions of that endpoint
+With `--queries NAME`, prints the SQL of that endpoint's last request. With `--cprofile NAME`, prints the 40 most expensive functions of that endpoint
 (BENCH_PROFILE_SORT=tottime and BENCH_PROFILE_FILTER=<regex> narrow the listing).
 """
 
@@ -35,6 +35,9 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=200, help="requests per endpoint")
     parser.add_argument("--cprofile", default="", help="an endpoint name to profile")
     parser.add_argument("--only", default="", help="comma-separated endpoint names")
+    parser.add_argument(
+        "--queries", default="", help="an endpoint name whose last request's SQL to print"
+    )
     parser.add_argument(
         "--patch",
         type=Path,
@@ -140,6 +143,11 @@ def main() -> None:
                 if float(query["time"]) * 1000 > slowest[0]:
                     slowest = (float(query["time"]) * 1000, " ".join(query["sql"].split())[:70])
         n = args.requests - 1
+        if name == args.queries:
+            for query in captured.captured_queries:
+                print(
+                    f"  {float(query['time']) * 1000:5.1f} ms  {' '.join(query['sql'].split())[:400]}"
+                )
         # Medians: on a shared machine a few requests wait behind other work.
         print(
             f"{name:14} {statistics.median(cpu) * 1000:7.2f} {statistics.median(wall) * 1000:8.2f}"
@@ -147,6 +155,8 @@ def main() -> None:
             f"  {slowest[0]:.1f}: {slowest[1]}"
         )
         if profiler:
+            if os.environ.get("BENCH_PROFILE_DUMP"):  # a file for pstats/snakeviz
+                profiler.dump_stats(os.environ["BENCH_PROFILE_DUMP"])
             out = io.StringIO()
             pstats.Stats(profiler, stream=out).sort_stats(
                 os.environ.get("BENCH_PROFILE_SORT", "cumulative")
