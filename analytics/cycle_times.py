@@ -24,6 +24,7 @@ from analytics.scope import IDS_PER_FILTER_MAX, filter_id, filter_month
 from approvals.models import ApprovalStep, Decision, StepApprover, StepState
 from procurement.errors import InvalidInput, NotAllowed
 from procurement.models import ROLES_SEEING_ALL_REQUESTS, Department, Role, User
+from procurement.permissions import allowed
 from requests.models import PurchaseRequest
 
 MAX_STEPS = 20_000
@@ -61,9 +62,7 @@ def _next_month(month: dt.date) -> dt.date:
 
 
 def cycle_times_access(user: User) -> bool:
-    return user.is_active and (
-        user.has_role(*ROLES_SEEING_ALL_REQUESTS) or user.has_role(Role.MANAGER)
-    )
+    return allowed(user, "analytics.view_cycletimes")
 
 
 def cycle_times_departments(user: User) -> QuerySet[Department]:

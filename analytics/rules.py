@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from analytics.anomalies import ROLES_DISMISSING
 from analytics.scope import ROLES_IMPORTING_SPEND, ROLES_SEEING_ALL_SPEND
-from procurement.models import Role
+from procurement.models import ROLES_SEEING_ALL_REQUESTS, Role
 from procurement.permissions import add, has_role
 
 imports_spend = has_role(*ROLES_IMPORTING_SPEND)
@@ -17,6 +17,12 @@ add(
     "analytics.view_spend",
     has_role(*ROLES_SEEING_ALL_SPEND) | has_role(Role.MANAGER),
     means="procurement, finance, admins (all spend); managers (their departments' spend)",
+)
+add(
+    # Which departments' cycle times a manager sees is a filter (analytics/cycle_times.py).
+    "analytics.view_cycletimes",
+    has_role(*ROLES_SEEING_ALL_REQUESTS) | has_role(Role.MANAGER),
+    means="procurement, finance, admins (all departments); managers (their departments)",
 )
 add(
     "analytics.view_spendimport",

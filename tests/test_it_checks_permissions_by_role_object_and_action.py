@@ -136,6 +136,7 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("invoice", "sourcing.resolve_invoice"): frozenset({"finance", "admin"}),
     # Spend analytics.
     ("spend", "analytics.view_spend"): READ_ALL | MANAGERS,
+    ("cycle_times", "analytics.view_cycletimes"): READ_ALL | MANAGERS,
     ("spend_import", "analytics.view_spendimport"): READ_ALL,
     ("spend_import", "analytics.add_spendimport"): READ_ALL,
     ("payee", "analytics.change_payee"): READ_ALL,
@@ -303,6 +304,7 @@ def world(org) -> World:
         "objective": it_objective,
         "need": need,
         "forecast": None,
+        "cycle_times": None,
     }
     return World(users, objects, marketing_request, marketing_budget)
 
