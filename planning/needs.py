@@ -302,7 +302,7 @@ def _objective_errors(
 
 
 def _require_may_post_for(by: User, department: Department, *, what: str) -> None:
-    if may_manage_needs(by) or by.department_id == department.pk:
+    if allowed(by, "planning.add_need_for_department", department):
         return
     if by.department_id is None:
         raise NotAllowed(

@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from django.db.models import QuerySet
 
     from planning.models import Budget
-    from procurement.models import Objective, User
+    from procurement.models import Department, Objective, User
     from requests.models import PurchaseRequest
 
 
@@ -64,6 +64,11 @@ def belongs_to_a_department(user: User) -> bool:
     return user.department_id is not None
 
 
+@rules.predicate
+def belongs_to_the_department(user: User, department: Department | None) -> bool:
+    return department is not None and user.department_id == department.pk
+
+
 add(
     "planning.view_budget",
     visible_in(_budgets_visible_to, "may_see_budget"),
@@ -88,6 +93,12 @@ add(
     "planning.add_need",
     belongs_to_a_department | manages_needs,
     means="anyone in a department (for it), procurement, admins (for any)",
+)
+add(
+    # Posting for a given department, or saying it needs an open need too.
+    "planning.add_need_for_department",
+    belongs_to_the_department | manages_needs,
+    means="its members; procurement, admins (any department)",
 )
 add(
     "planning.change_need",

@@ -149,6 +149,9 @@ EXPECTED: dict[tuple[str, str], frozenset[str]] = {
     ("objective", "planning.view_objectivefigures"): READ_ALL | {"head", "line_manager"},
     ("need", "planning.view_need"): ACTIVE,
     ("need", "planning.add_need"): IN_A_DEPARTMENT | {"procurement", "admin"},
+    ("department", "planning.add_need_for_department"): frozenset(
+        {"owner", "colleague", "line_manager", "head", "procurement", "admin"}
+    ),
     ("need", "planning.change_need"): frozenset({"owner", "procurement", "admin"}),
     ("need", "planning.consolidate_need"): frozenset({"procurement", "admin"}),
     ("forecast", "planning.view_forecast"): READ_ALL | MANAGERS,
@@ -305,6 +308,7 @@ def world(org) -> World:
         "need": need,
         "forecast": None,
         "cycle_times": None,
+        "department": org.department,  # IT, where alice, cole, mark and hana work
     }
     return World(users, objects, marketing_request, marketing_budget)
 
