@@ -6,10 +6,11 @@ Every error body is {"code": "...", "detail": "human message", "errors": {field:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied, RequestDataTooBig
+from django.db.models import QuerySet
 from django.http import Http404
 from django.urls import reverse
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
@@ -140,6 +141,43 @@ def paginated_response(
     page: list[Any] | None = paginator.paginate_queryset(rows, request, view=view)
     body = serializer_class(page, many=True, context={"request": request}).data
     return paginator.get_paginated_response(body)
+
+
+class _RowSource:
+    """What Django's Paginator needs of a list: a count, and a slice for the page's rows."""
+
+    def __init__(
+        self, queryset: QuerySet[Any], rows: Callable[[QuerySet[Any]], list[dict[str, Any]]]
+    ) -> None:
+        self.queryset = queryset
+        self.rows = rows
+
+    @property
+    def ordered(self) -> bool:  # read by the Paginator, which warns about an unordered list
+        return self.queryset.ordered
+
+    def count(self) -> int:
+        return self.queryset.count()
+
+    def __getitem__(self, page: slice) -> list[dict[str, Any]]:
+        return self.rows(self.queryset[page])
+
+
+def paginated_rows(
+    view: APIView,
+    request: Request,
+    queryset: QuerySet[Any],
+    rows: Callable[[QuerySet[Any]], list[dict[str, Any]]],
+) -> Response:
+    """One page of `queryset` as paginated_response answers it, for a list that builds its
+    JSON rows itself: `rows` turns the page's slice of `queryset` into them (typically from
+    `.values()`, without model instances or a serializer). The count is of `queryset` as it
+    is, so the joins `rows` adds for the page are not in the COUNT query."""
+    paginator = Pagination()
+    page: list[Any] | None = paginator.paginate_queryset(
+        cast(Any, _RowSource(queryset, rows)), request, view=view
+    )
+    return paginator.get_paginated_response(page)
 
 
 def _flatten(detail: Any, prefix: str = "") -> dict[str, list[str]]:

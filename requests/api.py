@@ -14,6 +14,7 @@ from typing import Any
 
 from django.contrib.auth import authenticate
 from django.contrib.auth.decorators import login_required
+from django.db.models import QuerySet
 from django.http import HttpRequest, JsonResponse
 from django.urls import NoReverseMatch, Resolver404, resolve, reverse
 from django.views.decorators.csrf import csrf_exempt
@@ -41,7 +42,7 @@ from procurement.api import (
     by_code,
     error_responses,
     object_response,
-    paginated_response,
+    paginated_rows,
     query_filters,
     signed_in_user,
     unknown_choice,
@@ -272,6 +273,111 @@ class PurchaseRequestRowSerializer(serializers.Serializer):
 
     def get_web_url(self, obj: PurchaseRequest) -> str:
         return absolute_url(self.context["request"], "requests:detail", obj.pk)
+
+
+# --- The list's rows, read as plain values -----------------------------------
+#
+# The list API built each row with PurchaseRequestRowSerializer from five model instances,
+# DRF going field by field and Django building 125 objects per 25-row page. Reading the page
+# with .values() and building each row here took it from 13.5 to 8.5 ms of CPU per request
+# (bench/web cpu_profile). The serializer stays as the documented shape (the schema), and
+# test_api_list_rows checks that both answer the same JSON.
+
+# The row serializer's own fields, for the values DRF formats (time zone, decimal places).
+_ROW_FIELDS = PurchaseRequestRowSerializer().fields
+_STATE_LABELS = dict(RequestState.choices)
+_ROW_COLUMNS = (
+    "id",
+    "title",
+    "state",
+    "requester_id",
+    "requester__username",
+    "requester__first_name",
+    "requester__last_name",
+    "department__code",
+    "department__name",
+    "cost_centre__code",
+    "cost_centre__name",
+    "category__code",
+    "category__name",
+    "needed_by",
+    "currency",
+    "processes_personal_data",
+    "vendor_id",
+    "objective_id",
+    "no_objective_reason",
+    "version",
+    "total",
+    "created_at",
+    "submitted_at",
+)
+
+
+def _vendor_refs(ids: set[int]) -> dict[int, dict[str, Any]]:
+    """VendorRefSerializer's body of each vendor in `ids`; no query for none."""
+    if not ids:
+        return {}
+    vendors = Vendor.objects.filter(pk__in=ids).values("id", "legal_name", "state")
+    return {vendor["id"]: vendor for vendor in vendors}
+
+
+def _objective_refs(ids: set[int]) -> dict[int, dict[str, Any]]:
+    """ObjectiveRefSerializer's body of each objective in `ids`; no query for none."""
+    if not ids:
+        return {}
+    objectives = Objective.objects.filter(pk__in=ids).values("id", "name", "fiscal_year__name")
+    return {
+        objective["id"]: {
+            "id": objective["id"],
+            "name": objective["name"],
+            "fiscal_year": objective["fiscal_year__name"],
+        }
+        for objective in objectives
+    }
+
+
+def _request_rows(request: Request, page: QuerySet[PurchaseRequest]) -> list[dict[str, Any]]:
+    """One page of the list, as PurchaseRequestRowSerializer would answer it."""
+    values = list(page.prefetch_related(None).values(*_ROW_COLUMNS))
+    # Most requests name no vendor or objective: these are read apart, and only when a row
+    # names one (as the prefetch of purchase_request_list does).
+    vendors = _vendor_refs({row["vendor_id"] for row in values if row["vendor_id"]})
+    objectives = _objective_refs({row["objective_id"] for row in values if row["objective_id"]})
+    needed_by = _ROW_FIELDS["needed_by"].to_representation
+    total = _ROW_FIELDS["total"].to_representation
+    moment = _ROW_FIELDS["created_at"].to_representation
+    return [
+        {
+            "id": row["id"],
+            "reference": f"PR-{row['id']:06d}",  # PurchaseRequest.reference
+            "title": row["title"],
+            "state": row["state"],
+            "state_label": str(_STATE_LABELS.get(row["state"], row["state"])),
+            "requester": {
+                "id": row["requester_id"],
+                "username": row["requester__username"],
+                # str(user): User.__str__ is AbstractUser.get_full_name(), or the username.
+                "name": f"{row['requester__first_name']} {row['requester__last_name']}".strip()
+                or row["requester__username"],
+            },
+            "department": {"code": row["department__code"], "name": row["department__name"]},
+            "cost_centre": {"code": row["cost_centre__code"], "name": row["cost_centre__name"]},
+            "category": {"code": row["category__code"], "name": row["category__name"]},
+            "needed_by": needed_by(row["needed_by"]),
+            "currency": row["currency"],
+            "processes_personal_data": row["processes_personal_data"],
+            "vendor": vendors.get(row["vendor_id"]),
+            "objective": objectives.get(row["objective_id"]),
+            "no_objective_reason": row["no_objective_reason"],
+            "version": row["version"],
+            "total": total(row["total"]),
+            "created_at": moment(row["created_at"]),
+            "submitted_at": None if row["submitted_at"] is None else moment(row["submitted_at"]),
+            "url": absolute_url(request, "api:request-detail", row["id"]),
+            "web_url": absolute_url(request, "requests:detail", row["id"]),
+        }
+        for row in values
+    ]
 
 
 class LineItemSerializer(serializers.Serializer):
@@ -605,7 +711,7 @@ class PurchaseRequestListCreateApi(APIView):
                 created_to=data.get("created_to"),
             ),
         )
-        return paginated_response(self, request, requests, PurchaseRequestRowSerializer)
+        return paginated_rows(self, request, requests, partial(_request_rows, request))
 
     @extend_schema(
         operation_id="requests_create",
