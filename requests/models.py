@@ -136,7 +136,13 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
                 name="request_objective_or_reason_not_both",
             ),
         ]
-        indexes = [models.Index(fields=["requester", "-created_at"])]
+        indexes = [
+            models.Index(fields=["requester", "-created_at"]),
+            # Every list is newest first. Without this, a user who sees every request (finance,
+            # procurement) had PostgreSQL sort them all for each page of 25: 12.7 ms for 7,200
+            # requests, 0.1 ms with it (bench/web's database).
+            models.Index(fields=["-created_at", "-id"], name="request_newest_first_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.reference} {self.title}"
