@@ -1,7 +1,8 @@
 """The forecast's filter form (GET): the first month, a department and a category. Its
 department menu holds only what the user may see; the parsing of the month is the spend
 filters' (analytics.scope.filter_month), the rule on how far ahead it may start is
-planning.forecast's."""
+planning.forecast's. forecast_form_for builds it for a user, the same way for the page, the
+downloads and the API."""
 
 from __future__ import annotations
 
@@ -16,11 +17,14 @@ from planning.forecast import (
     UNASSIGNED,
     UNASSIGNED_ID,
     ForecastFilters,
+    forecast_scope_department_ids,
     forecast_start_check,
     month_of,
 )
 from procurement.errors import InvalidInput
-from procurement.models import Category, Department
+from procurement.models import Category, Department, User
+from requests.models import RequestState
+from requests.selectors import purchase_request_visible_to
 
 
 class ForecastForm(forms.Form):
@@ -85,8 +89,34 @@ class ForecastForm(forms.Form):
             request_ids_shown=self.request_ids_shown,
         )
 
+    def invalid_input(self) -> InvalidInput:
+        """An invalid form's errors as one InvalidInput, the body the downloads and the API
+        answer with: its message names the first bad field ("start: Use YYYY-MM, e.g.
+        2026-01."), its `fields` hold every one."""
+        fields = {name: [str(m) for m in messages] for name, messages in self.errors.items()}
+        name, messages = next(iter(fields.items()))
+        return InvalidInput(f"{name}: {messages[0]}", fields=fields)
+
     @property
     def filtered(self) -> bool:
         return self.is_bound and any(
             self.data.get(name) for name in ("start", "department", "category")
         )
+
+
+def forecast_form_for(user: User, data: Any, *, today: dt.date) -> ForecastForm:
+    """The filter form bound to `data` (a query string), narrowed to what `user` may see:
+    their departments, and the approved requests they may open (the others are named by
+    their reference only). NotAllowed for someone who may not see the forecast, before
+    anything in `data` is read."""
+    scope = forecast_scope_department_ids(user)
+    # A manager sees their department's approved requests as amounts; the titles only of
+    # those they may open (finance, procurement and admins open every request).
+    shown = None
+    if scope is not None:
+        shown = frozenset(
+            purchase_request_visible_to(user)
+            .filter(state=RequestState.APPROVED)
+            .values_list("pk", flat=True)
+        )
+    return ForecastForm(data, scope_department_ids=scope, today=today, request_ids_shown=shown)

@@ -2,7 +2,8 @@
 
 Finance, procurement and admins see every department; a manager sees their own department
 (and those they head); anyone else gets 403. Thin: parse the filters (narrowed to the user),
-call planning.forecast.forecast_build, render. The chart is drawn in the browser by
+call planning.forecast.forecast_build, render. The JSON API (planning/forecast_api.py)
+builds the same form with the same scope. The chart is drawn in the browser by
 static/js/forecast.js from a json_script payload, like the spend charts (no CDN, no inline
 script); the tables under it hold the exact figures.
 """
@@ -20,17 +21,10 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET
 
 from analytics.exports import Table, table_response
-from planning.forecast import (
-    SOURCES,
-    Forecast,
-    forecast_build,
-    forecast_scope_department_ids,
-)
-from planning.forecast_forms import ForecastForm
+from planning.forecast import SOURCES, Forecast, forecast_build
+from planning.forecast_forms import ForecastForm, forecast_form_for
 from procurement.errors import NotAllowed
 from procurement.models import User
-from requests.models import RequestState
-from requests.selectors import purchase_request_visible_to
 
 EXPORT_FORMATS = ("csv", "xlsx")
 # Things listed under "What makes up the forecast"; the downloads hold every row.
@@ -43,26 +37,10 @@ def _user(request: HttpRequest) -> User:
 
 
 def _form(request: HttpRequest) -> ForecastForm:
-    user = _user(request)
     try:
-        scope = forecast_scope_department_ids(user)
+        return forecast_form_for(_user(request), request.GET, today=timezone.localdate())
     except NotAllowed as error:
         raise PermissionDenied(error.message) from None
-    # A manager sees their department's approved requests as amounts; the titles only of
-    # those they may open (finance, procurement and admins open every request).
-    shown = None
-    if scope is not None:
-        shown = frozenset(
-            purchase_request_visible_to(user)
-            .filter(state=RequestState.APPROVED)
-            .values_list("pk", flat=True)
-        )
-    return ForecastForm(
-        request.GET,
-        scope_department_ids=scope,
-        today=timezone.localdate(),
-        request_ids_shown=shown,
-    )
 
 
 def _chart(forecast: Forecast) -> dict[str, Any]:
@@ -193,10 +171,10 @@ def forecast_export(request: HttpRequest, file_format: str) -> HttpResponse:
         raise Http404("Downloads are CSV or XLSX.")
     form = _form(request)
     if not form.is_valid():
-        errors = {name: [str(m) for m in messages] for name, messages in form.errors.items()}
-        name, messages = next(iter(errors.items()))
+        error = form.invalid_input()
         return JsonResponse(
-            {"code": "invalid", "detail": f"{name}: {messages[0]}", "errors": errors}, status=400
+            {"code": error.code, "detail": error.message, "errors": error.fields},
+            status=error.status,
         )
     forecast = forecast_build(filters=form.filters(), today=form.today)
     stem = f"forecast-{forecast.start:%Y-%m}-to-{forecast.end:%Y-%m}"

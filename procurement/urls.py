@@ -26,6 +26,7 @@ urlpatterns = [
     path("api/orders/", include("sourcing.order_api_urls")),
     path("api/planning/", include("planning.budget_api_urls")),
     path("api/planning/", include("planning.need_api_urls")),
+    path("api/planning/", include("planning.forecast_api_urls")),
     path("api/", include("requests.api_urls")),
     path("approvals/email/", include("approvals.email_urls")),
     path("approvals/", include("approvals.urls")),

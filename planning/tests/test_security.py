@@ -323,6 +323,7 @@ APIS = [
     "/api/planning/needs/1/comments/",
     "/api/planning/needs/consolidations/",
     "/api/planning/needs/consolidations/1/",
+    "/api/planning/forecast/",
 ]
 
 
