@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
-from django.db.models import Q, QuerySet
+from django.contrib.contenttypes.models import ContentType
+from django.db.models import Q, QuerySet, prefetch_related_objects
 
 from procurement.models import ROLES_SEEING_ALL_REQUESTS, AuditEntry, Department, User
 from requests import workflow
@@ -55,13 +56,18 @@ class RequestFilters:
 def purchase_request_list(*, user: User, filters: RequestFilters) -> QuerySet[PurchaseRequest]:
     # Joined: what every request has. Prefetched: what most leave empty (a join of 8-11
     # tables cost PostgreSQL more to plan than to run; bench/web).
-    requests = (
-        purchase_request_visible_to(user)
-        .select_related("requester", "department", "cost_centre", "category")
-        .prefetch_related("vendor", "objective__fiscal_year")
-    )
-    if filters.scope == "mine":
-        requests = requests.filter(requester=user)
+    if filters.scope == "mine" and user.is_authenticated and user.is_active:
+        # Anyone active sees their own requests (the first arm of purchase_request_visible_to),
+        # so "mine" needs none of the other arms: building and compiling them for the COUNT
+        # and the page was 1.7 ms of rita's list page's CPU (bench/web).
+        visible = PurchaseRequest.objects.filter(requester=user)
+    else:
+        visible = purchase_request_visible_to(user)
+        if filters.scope == "mine":
+            visible = visible.filter(requester=user)
+    requests = visible.select_related(
+        "requester", "department", "cost_centre", "category"
+    ).prefetch_related("vendor", "objective__fiscal_year")
     if filters.state:
         requests = requests.filter(state=filters.state)
     if filters.category:
@@ -83,30 +89,83 @@ def purchase_request_list(*, user: User, filters: RequestFilters) -> QuerySet[Pu
     return requests.order_by("-created_at", "-id")
 
 
-def purchase_request_get(*, user: User, request_id: int) -> PurchaseRequest | None:
-    """The request with its details, or None when it does not exist or `user` may not see it."""
+# What a row of the list page (/requests/) shows: nothing else is read.
+LIST_PAGE_COLUMNS = (
+    "id",
+    "title",
+    "state",
+    "total",
+    "currency",
+    "needed_by",
+    "created_at",
+    "requester__username",
+    "requester__first_name",
+    "requester__last_name",
+)
+
+
+def purchase_request_list_rows(
+    requests: QuerySet[PurchaseRequest],
+) -> QuerySet[PurchaseRequest, dict[str, Any]]:
+    """`requests` (a page of purchase_request_list) as dicts of LIST_PAGE_COLUMNS, in its order.
+
+    The list page shows ten columns of two tables: dicts instead of five model instances per
+    row (request, requester, department, cost centre, category) and no prefetches cut ~2 ms
+    of the page's CPU (bench/web cpu_profile). Narrow the page, not the whole list: the
+    paginator's COUNT then joins nothing.
+    """
+    return requests.select_related(None).prefetch_related(None).values(*LIST_PAGE_COLUMNS)
+
+
+def _visible_from_its_row(request: PurchaseRequest, user: User) -> bool:
+    """Whether the arms of purchase_request_visible_to that the request's own row answers (with
+    its requester and department joined) let `user` see it. False means "ask the database":
+    mentions and the rules of higher apps need a query."""
     return (
-        purchase_request_visible_to(user)
-        .select_related(
-            "requester",
-            "requester__manager",
-            "department",
-            "department__head",
-            "cost_centre",
-            "category",
-        )
-        # What most requests leave empty: fetched only when set (see purchase_request_list).
-        .prefetch_related(
-            "line_items",
-            "attachments",
-            "vendor",
-            "contract",
-            "objective__fiscal_year",
-            "objective__owner",
-        )
-        .filter(pk=request_id)
-        .first()
+        user.has_role(*ROLES_SEEING_ALL_REQUESTS)
+        or request.requester_id == user.pk
+        or request.requester.manager_id == user.pk
+        or request.department.head_id == user.pk
     )
+
+
+def purchase_request_get(*, user: User, request_id: int) -> PurchaseRequest | None:
+    """The request with its details, or None when it does not exist or `user` may not see it.
+
+    Visible exactly when purchase_request_visible_to(user) holds it. The row is read by its
+    key first, and the visibility query runs only when the row cannot tell (a mention, an
+    approver): building and compiling that query is ~2 ms of Python, and most requests are
+    opened by their requester, manager or department head (bench/web cpu_profile).
+    """
+    if not user.is_authenticated or not user.is_active:
+        return None
+    # Joined: what every request has and the page shows (not the manager and head themselves:
+    # two more users per request cost ~1.5 ms, and only their ids are asked).
+    try:
+        # get(), not first(): no ORDER BY to build (~0.3 ms).
+        request = PurchaseRequest.objects.select_related(
+            "requester", "department", "cost_centre", "category"
+        ).get(pk=request_id)
+    except PurchaseRequest.DoesNotExist:
+        return None
+    if not _visible_from_its_row(request, user) and not (
+        purchase_request_visible_to(user).filter(pk=request_id).exists()
+    ):
+        return None
+    # What most requests leave empty is fetched only when set: a join of 8-11 tables cost
+    # PostgreSQL more to plan than to run, and a prefetch of nothing still costs Python.
+    optional = [
+        lookup
+        for key, lookups in (
+            (request.vendor_id, ["vendor"]),
+            (request.contract_id, ["contract"]),
+            (request.objective_id, ["objective__fiscal_year", "objective__owner"]),
+        )
+        if key is not None
+        for lookup in lookups
+    ]
+    prefetch_related_objects([request], "line_items", "attachments", *optional)
+    return request
 
 
 @dataclass(frozen=True)
@@ -122,10 +181,9 @@ class TimelineEvent:
 
 def purchase_request_timeline(*, request: PurchaseRequest) -> list[TimelineEvent]:
     """State changes and comments, oldest first, as one list."""
+    # The content type from ContentType's cache, not a join: ~0.3 ms less to build and compile.
     entries = AuditEntry.objects.filter(
-        content_type__app_label="requests",
-        content_type__model="purchaserequest",
-        object_id=request.pk,
+        content_type=ContentType.objects.get_for_model(PurchaseRequest), object_id=request.pk
     ).select_related("actor")
     events = [
         TimelineEvent(

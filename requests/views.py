@@ -6,9 +6,9 @@ renders. An ApplicationError's message goes to the page, and its fields to the f
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal, TypedDict, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +19,8 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpRe
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils import dateformat, timezone
+from django.utils.formats import number_format
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from procurement.errors import ApplicationError, NotFound
@@ -40,6 +42,7 @@ from requests.selectors import (
     purchase_request_available_actions,
     purchase_request_get,
     purchase_request_list,
+    purchase_request_list_rows,
     purchase_request_timeline,
 )
 from requests.services import (
@@ -51,6 +54,8 @@ from requests.services import (
 )
 
 if TYPE_CHECKING:
+    from django.db.models import QuerySet
+
     from procurement.models import User
 
 PAGE_SIZE = 25
@@ -72,6 +77,67 @@ def _get_or_404(request: HttpRequest, pk: int) -> PurchaseRequest:
 # --- List -------------------------------------------------------------------
 
 
+class ListRow(TypedDict):
+    """One row of the list page, every cell already a string. A dict, not a dataclass: the
+    template's first lookup, row["url"], then succeeds (~0.2 ms of 1 per page of 25)."""
+
+    url: str
+    reference: str
+    title: str
+    state: str
+    state_label: str
+    total: str
+    needed_by: str
+    requester: str
+    created_iso: str
+    created: str
+
+
+class ListRows:
+    """Formats the list page's rows as {% url %}, |date and |floatformat would, for less.
+
+    In the template those were ~175 tags and filters per page of 25, more CPU than the rest of
+    the page. What every row shares is worked out once per page: the detail URL (reverse()
+    costs ~40 µs, the row's own string ~0.5 µs) and the month names of the active language;
+    the total, always two decimals, needs number_format but not |floatformat's rounding
+    (8 µs instead of 18). tests/test_pages_list.py checks the text against the filters'.
+    """
+
+    _PLACEHOLDER_PK = 2_147_483_647
+    _STATE_LABELS: dict[str, str] = dict(RequestState.choices)
+
+    def __init__(self) -> None:
+        url = reverse("requests:detail", args=[self._PLACEHOLDER_PK])
+        self._url_head, self._url_tail = url.split(str(self._PLACEHOLDER_PK))
+        self._months: dict[int, str] = {}
+
+    def day(self, value: dt.date) -> str:
+        """As |date:"j M Y": "4 Mar 2026"."""
+        month = self._months.get(value.month)
+        if month is None:
+            month = self._months[value.month] = dateformat.format(value, "M")
+        return f"{value.day} {month} {value.year:04d}"
+
+    def row(self, values: dict[str, Any]) -> ListRow:
+        """A row of purchase_request_list_rows."""
+        pk = values["id"]
+        created = timezone.localtime(values["created_at"])
+        # User.__str__ without loading the user: the full name, else the username.
+        requester = f"{values['requester__first_name']} {values['requester__last_name']}".strip()
+        return ListRow(
+            url=f"{self._url_head}{pk}{self._url_tail}",
+            reference=f"PR-{pk:06d}",
+            title=values["title"],
+            state=values["state"],
+            state_label=self._STATE_LABELS.get(values["state"], values["state"]),
+            total=f"{number_format(values['total'], 2, force_grouping=True)} {values['currency']}",
+            needed_by=self.day(values["needed_by"]),
+            requester=requester or values["requester__username"],
+            created_iso=created.isoformat(),  # |date:"c"
+            created=self.day(created),
+        )
+
+
 @login_required
 @require_GET
 def request_list(request: HttpRequest) -> HttpResponse:
@@ -85,11 +151,15 @@ def request_list(request: HttpRequest) -> HttpResponse:
         user=_user(request), filters=RequestFilters(scope=scope, state=state, q=q)
     )
     page = Paginator(requests, PAGE_SIZE).get_page(request.GET.get("page"))
+    # The page's slice of the queryset above (the paginator slices what it is given).
+    page_requests = cast("QuerySet[PurchaseRequest]", page.object_list)
+    rows = ListRows()
     return render(
         request,
         "requests/list.html",
         {
             "page": page,
+            "rows": [rows.row(values) for values in purchase_request_list_rows(page_requests)],
             "scope": scope,
             "state": state,
             "q": q,
@@ -298,10 +368,30 @@ def line_item_row(request: HttpRequest) -> HttpResponse:
 # --- Detail, actions and comments ----------------------------------------------
 
 
-@dataclass(frozen=True)
-class TimelineEntry:
-    event: TimelineEvent
+class TimelineEntry(TypedDict):
+    """One line of the timeline, formatted here: in the template, two |date filters and the
+    lookups through the event cost ~0.1 ms per line (bench/web cpu_profile)."""
+
+    kind: str
+    action: str
+    actor: str
     verb: str
+    text: str
+    at_iso: str
+    at: str
+
+
+def _timeline_entry(event: TimelineEvent) -> TimelineEntry:
+    at = timezone.localtime(event.at)
+    return TimelineEntry(
+        kind=event.kind,
+        action=event.action,
+        actor=str(event.actor) if event.actor is not None else "The system",
+        verb=_timeline_verb(event),
+        text=event.text,
+        at_iso=at.isoformat(),  # |date:"c"
+        at=dateformat.format(at, "j M Y, H:i"),
+    )
 
 
 # Audit actions that are not request transitions: the approvals workflow writes them on the
@@ -340,8 +430,7 @@ def _render_detail(
     user = _user(request)
     action_names = purchase_request_available_actions(request=purchase_request, user=user)
     timeline = [
-        TimelineEntry(event=event, verb=_timeline_verb(event))
-        for event in purchase_request_timeline(request=purchase_request)
+        _timeline_entry(event) for event in purchase_request_timeline(request=purchase_request)
     ]
     # Sections higher apps add (approvals: the route), rendered here in the order registered.
     panels = []
@@ -349,7 +438,10 @@ def _render_detail(
         rendered = panel(purchase_request, user)
         if rendered is not None:
             template_name, panel_context = rendered
-            panels.append(render_to_string(template_name, panel_context, request=request))
+            # With its own context only, not the request's: the context processors (the
+            # navigation's permission checks) would run again for every panel (~0.1 ms each).
+            # A panel that needs the viewer passes it in its context (`viewer`).
+            panels.append(render_to_string(template_name, panel_context))
     return render(
         request,
         "requests/detail.html",

@@ -7,6 +7,7 @@ import re
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 
+from requests.selectors import purchase_request_visible_to
 from requests.services import (
     comment_create,
     purchase_request_add_attachment,
@@ -147,3 +148,46 @@ def test_it_asks_anonymous_visitors_to_log_in(client, org):
 
     assert response.status_code == 302
     assert response["Location"].startswith("/accounts/login/")
+
+
+def test_it_opens_exactly_the_requests_each_person_may_see(org):
+    # The page answers most visitors from the request's own row (its requester, their manager,
+    # the department head, procurement, finance, admins) and asks the visibility query only
+    # for the others (someone @mentioned): both must agree with purchase_request_visible_to.
+    own = draft_for(org)
+    elsewhere = draft_for(org, requester=org.outsider, department=org.other_department)
+    mentioned = draft_for(org, title="Licence renewal")
+    comment_create(request_id=mentioned.pk, by=org.requester, body="@lee please check the terms")
+    ids = [own.pk, elsewhere.pk, mentioned.pk, 999999]
+    people = ["requester", "manager", "head", "procurement", "finance", "security", "legal"]
+
+    for who in [*people, "admin", "outsider"]:
+        user = getattr(org, who)
+        client = org.client_for(user)
+        opened = {pk for pk in ids if client.get(f"/requests/{pk}/").status_code == 200}
+        assert opened == may_see_of(user, ids), who
+    assert mentioned.pk in may_see_of(org.legal, ids)
+
+
+def may_see_of(user, ids: list[int]) -> set[int]:
+    return set(purchase_request_visible_to(user).filter(pk__in=ids).values_list("pk", flat=True))
+
+
+@pytest.mark.parametrize("lines", [1, 5])
+def test_it_shows_a_request_with_a_fixed_number_of_queries(
+    org, lines, django_assert_max_num_queries
+):
+    request = draft_for(org, line_items=lines)
+    purchase_request_transition(request_id=request.pk, by=org.requester, action="submit")
+    for n in range(lines):
+        comment_create(request_id=request.pk, by=org.manager, body=f"Question {n}")
+    client = org.client_for(org.requester)
+
+    # session, user, roles, the request, its lines, attachments, audit entries, comments, the
+    # route (no steps: these tests decide directly), the budget panel, purchase orders and the
+    # nav's "Approvals (N)": however many lines and comments.
+    with django_assert_max_num_queries(12):
+        response = client.get(f"/requests/{request.pk}/")
+
+    assert response.status_code == 200
+    assert text(response).count("Question") == lines

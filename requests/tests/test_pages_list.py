@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
-import pytest
+import datetime as dt
+import re
+from decimal import Decimal
 
+import pytest
+from django.template import Context, Template
+
+from requests.models import PurchaseRequest
 from requests.tests.helpers import draft_for, request_in_state
 from requests.tests.page_helpers import page, text
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -160,3 +167,51 @@ def test_it_lists_with_the_same_number_of_queries_for_5_or_50_rows(
 
     assert response.status_code == 200
     assert text(response).count("PR-") >= min(count, 25)
+
+
+# What each row showed when the template formatted it with {% url %}, |date and |floatformat;
+# the view now formats the cells itself (requests.views.ListRows), which must read the same.
+TEMPLATE_ROW = """{% for pr in requests %}<tr>
+<td class="nowrap" data-label="Reference"><a href="{% url 'requests:detail' pr.pk %}">{{ pr.reference }}</a></td>
+<td data-label="Title"><a href="{% url 'requests:detail' pr.pk %}" tabindex="-1" class="title-link">{{ pr.title }}</a></td>
+<td data-label="State">{% include "includes/state_badge.html" with state=pr.state label=pr.get_state_display %}</td>
+<td class="num nowrap" data-label="Total">{{ pr.total|floatformat:"2g" }} {{ pr.currency }}</td>
+<td class="nowrap" data-label="Needed by">{{ pr.needed_by|date:"j M Y" }}</td>
+<td data-label="Requester">{{ pr.requester }}</td>
+<td class="nowrap" data-label="Created"><time datetime="{{ pr.created_at|date:'c' }}">{{ pr.created_at|date:"j M Y" }}</time></td>
+</tr>{% endfor %}"""
+
+
+def test_it_shows_each_cell_as_the_template_filters_wrote_it(org):
+    nameless = UserFactory.create(
+        username="nobody-named", first_name="", last_name="", department=org.department
+    )
+    totals = ["0.00", "0.05", "999.99", "1000.00", "1234567.89", "12345678901234.50"]
+    for month in range(1, 13):
+        request = draft_for(
+            org,
+            title=f"<b>Monitors</b> & cables, batch {month}",
+            requester=nameless if month % 3 == 0 else org.requester,
+            needed_by=dt.date(2031, month, 1 + month),
+        )
+        # Late evening in UTC is the next day in London in summer: the page shows local dates.
+        PurchaseRequest.objects.filter(pk=request.pk).update(
+            total=Decimal(totals[month % len(totals)]),
+            created_at=dt.datetime(2026, month, 28, 23, 30, tzinfo=dt.UTC),
+        )
+    requests = list(
+        PurchaseRequest.objects.select_related("requester").order_by("-created_at", "-id")
+    )
+
+    response = org.client_for(org.procurement).get("/requests/?scope=all")
+
+    shown = re.search(r"<tbody>(.*)</tbody>", page(response), re.S)
+    assert shown is not None
+    expected = Template(TEMPLATE_ROW).render(Context({"requests": requests}))
+    assert squeeze(shown.group(1)) == squeeze(expected)
+    assert "nobody-named" in text(response)
+
+
+def squeeze(html: str) -> str:
+    """Markup without the whitespace between tags, which the browser ignores."""
+    return re.sub(r">\s+<", "><", re.sub(r"\s+", " ", html)).strip()
