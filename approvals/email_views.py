@@ -18,8 +18,7 @@ from django.views.decorators.http import require_http_methods
 from django_fsm import ConcurrentTransition, TransitionNotAllowed
 
 from approvals import gates
-from approvals.models import StepState
-from approvals.selectors import approval_route
+from approvals.selectors import approval_steps_approved
 from approvals.services import approval_step_decide
 from approvals.tokens import (
     LINK_DECISIONS,
@@ -84,7 +83,7 @@ def _decide(request: HttpRequest, link: LiveLink) -> HttpResponse:
         return _confirm(request, link, form, status=400, preselect=request.POST.get("decision"))
     action = form.cleaned_data["decision"]
     try:
-        approval_step_decide(
+        decided = approval_step_decide(
             step_id=link.step.pk,
             by=link.approver,
             action=action,
@@ -112,9 +111,9 @@ def _decide(request: HttpRequest, link: LiveLink) -> HttpResponse:
                 request=link.request,
             ),
         )
-    link.request.refresh_from_db(fields=["state"])
     verb = {"approve": "approved", "reject": "rejected"}[action]
-    return _page(request, "approvals/email_decided.html", link, verb=verb)
+    # The request as the decision left it (its new state), read under its lock by the service.
+    return _page(request, "approvals/email_decided.html", link, verb=verb, pr=decided.request)
 
 
 def _confirm(
@@ -125,7 +124,6 @@ def _confirm(
     status: int = 200,
     preselect: str | None = "",
 ) -> HttpResponse:
-    route = approval_route(request=link.request)
     response = _page(
         request,
         "approvals/email_confirm.html",
@@ -134,7 +132,7 @@ def _confirm(
         form=form,
         preselect=preselect,
         lines=list(link.request.line_items.all()),
-        approved_so_far=[step for step in route if step.state == StepState.APPROVED],
+        approved_so_far=approval_steps_approved(step=link.step),
         decision_panels=gates.decision_panels(link.request),
     )
     response["Referrer-Policy"] = FORM_REFERRER_POLICY

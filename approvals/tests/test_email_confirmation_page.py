@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 
 import pytest
 from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from approvals.models import ApprovalStep
-from approvals.services import approval_step_decide
+from approvals.services import approval_step_decide, delegation_create
 from approvals.tests.email_helpers import fingerprint, link_path, token_of, waiting_for_mark
 from approvals.tests.helpers import FINANCE_ABOVE_5K, LINE_MANAGER, policy, submitted
+from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -110,3 +113,32 @@ def test_it_writes_the_token_nowhere_in_the_page(org):
         '<form method="post" class="decision-approve">',
         '<form method="post" class="decision-reject">',
     ]
+
+
+def test_it_says_on_whose_behalf_a_delegate_decides(org):
+    xavier = UserFactory.create(username="xavier", first_name="Xavier", last_name="Deputy")
+    today = timezone.localdate()
+    delegation_create(
+        delegator=org.manager, delegate=xavier, starts_on=today, ends_on=today + dt.timedelta(7)
+    )
+    step = waiting_for_mark(org)
+
+    html = Client().get(link_path(step, xavier)).content.decode()
+
+    assert "Xavier Deputy, Alice Asker asks for your approval on behalf of Mark Manager." in html
+
+
+def test_it_opens_the_page_in_six_queries(org, django_assert_max_num_queries):
+    # The link, its step, request and approver in one query; then the sign-in limit, the lines,
+    # what was approved so far and the budget panel (the page took 11 before issue #8).
+    policy(LINE_MANAGER, FINANCE_ABOVE_5K)
+    request = submitted(org, total_lines=3)
+    first = ApprovalStep.objects.get(request=request, name="Line manager")
+    approval_step_decide(step_id=first.pk, by=org.manager, action="approve")
+    path = link_path(ApprovalStep.objects.get(request=request, name="Finance"), org.finance)
+
+    with django_assert_max_num_queries(6):
+        page = Client().get(path)
+
+    assert page.status_code == 200
+    assert "Line manager by Mark Manager" in page.content.decode()

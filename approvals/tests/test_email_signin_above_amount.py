@@ -13,7 +13,9 @@ import pytest
 from django.conf import settings as django_settings
 from django.test import Client
 
+from approvals.models import ApprovalPolicy, ApprovalStep
 from approvals.tests.email_helpers import fingerprint, link_path, waiting_for_mark
+from approvals.tests.helpers import LINE_MANAGER, policy, submitted
 from procurement.models import ExchangeRate
 from requests.models import PurchaseRequest
 
@@ -115,8 +117,6 @@ def test_it_refuses_a_malformed_amount_at_start_up(tmp_path: Path, value):
 
 
 def test_it_takes_the_limit_from_the_policy_before_the_setting(org, settings):
-    from approvals.models import ApprovalPolicy
-
     settings.APPROVAL_EMAIL_SIGNIN_ABOVE = Decimal("100000")
     step = waiting_for_mark(org, total_lines=3)  # 7,500.00 GBP, routed by the active policy
     ApprovalPolicy.objects.filter(is_active=True).update(email_signin_above=Decimal("5000"))
@@ -127,3 +127,27 @@ def test_it_takes_the_limit_from_the_policy_before_the_setting(org, settings):
     assert "Requests above 5,000.00 GBP are decided signed in" in shown.content.decode()
     assert posted.status_code == 403
     assert "Nothing was decided." in posted.content.decode()
+
+
+def test_it_keeps_the_limit_of_the_policy_the_route_was_frozen_from(org, settings):
+    settings.APPROVAL_EMAIL_SIGNIN_ABOVE = Decimal("100000")
+    step = waiting_for_mark(org, total_lines=3)  # 7,500.00 GBP, under a policy with no limit
+    policy(LINE_MANAGER, email_signin_above=Decimal("5000"))  # a newer policy, stricter
+    assert ApprovalPolicy.objects.filter(is_active=False).count() == 1
+
+    shown = Client().get(link_path(step, org.manager))
+
+    assert "Sign in to decide" not in shown.content.decode()
+    assert '<form method="post" class="decision-approve">' in shown.content.decode()
+
+
+def test_it_takes_the_active_policys_limit_for_a_route_no_rule_made(org, settings):
+    settings.APPROVAL_EMAIL_SIGNIN_ABOVE = Decimal("100000")
+    # No rule matches: the line manager decides, on a step no rule made.
+    policy(no_match="line_manager", email_signin_above=Decimal("5000"))
+    step = ApprovalStep.objects.select_related("request").get(request=submitted(org, total_lines=3))
+    assert step.rule_id is None
+
+    shown = Client().get(link_path(step, org.manager))
+
+    assert "Requests above 5,000.00 GBP are decided signed in" in shown.content.decode()
