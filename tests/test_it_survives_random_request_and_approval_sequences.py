@@ -292,6 +292,22 @@ class RequestsAndApprovals(RuleBasedStateMachine):
         racers = [a for a in pending if a.step_id == pending[0].step_id][:2]
         return racers if len(racers) == 2 else []
 
+    def _nobody_for_the_budget_step(self, tracked: Tracked, *, overrun: bool) -> bool:
+        """Whether submitting must be refused because nobody may take the budget's extra step.
+
+        Finance's own request from FINANCE_FROM: the policy's Finance step then has one
+        approver, finance2, who must decide it (one decision per person), and the requester
+        may not decide their own. "Any one of finance" is left with nobody, and a route that
+        nobody can finish is refused at submission rather than left stuck.
+        """
+        return (
+            overrun
+            and self.budget.on_exceed == OnExceed.APPROVAL
+            and self.budget.extra_approver == ExtraApprover.FINANCE
+            and tracked.requester == "finance"
+            and tracked.total >= FINANCE_FROM
+        )
+
     @precondition(lambda self: self._in(RequestState.DRAFT, RequestState.RETURNED))
     @rule(
         pick=st.integers(0, 99),
@@ -328,8 +344,12 @@ class RequestsAndApprovals(RuleBasedStateMachine):
                 pk,
                 lambda: purchase_request_transition(request_id=pk, by=requester, action="submit"),
             )
-            if self.budget.on_exceed == OnExceed.STOP and tracked.total > room:
+            overrun = tracked.total > room
+            if self.budget.on_exceed == OnExceed.STOP and overrun:
                 assert isinstance(error, InvalidInput), "a stopping budget let an overrun through"
+            elif self._nobody_for_the_budget_step(tracked, overrun=overrun):
+                assert isinstance(error, InvalidInput), "a budget step went to nobody"
+                assert error.message.startswith("Nobody can approve the step"), error
             else:
                 assert error is None, error
 
