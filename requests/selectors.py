@@ -179,12 +179,37 @@ class TimelineEvent:
     to_state: str = ""
 
 
+# What an event and its actor show (User.__str__, the API's PersonSerializer): nothing else
+# is read, so nothing deferred is ever loaded later.
+_ACTOR_COLUMNS = ("id", "username", "first_name", "last_name")
+_TIMELINE_ENTRY_COLUMNS = (
+    "created_at",
+    "action",
+    "from_state",
+    "to_state",
+    "comment",
+    *(f"actor__{column}" for column in _ACTOR_COLUMNS),
+)
+# With its request's id: the related manager checks it on every comment it hands out.
+_TIMELINE_COMMENT_COLUMNS = (
+    "request",
+    "created_at",
+    "body",
+    *(f"author__{column}" for column in _ACTOR_COLUMNS),
+)
+
+
 def purchase_request_timeline(*, request: PurchaseRequest) -> list[TimelineEvent]:
     """State changes and comments, oldest first, as one list."""
     # The content type from ContentType's cache, not a join: ~0.3 ms less to build and compile.
-    entries = AuditEntry.objects.filter(
-        content_type=ContentType.objects.get_for_model(PurchaseRequest), object_id=request.pk
-    ).select_related("actor")
+    # Only the columns an event shows: not the hash chain, nor the actor's password and dates.
+    entries = (
+        AuditEntry.objects.filter(
+            content_type=ContentType.objects.get_for_model(PurchaseRequest), object_id=request.pk
+        )
+        .select_related("actor")
+        .only(*_TIMELINE_ENTRY_COLUMNS)
+    )
     events = [
         TimelineEvent(
             kind="transition",
@@ -201,7 +226,7 @@ def purchase_request_timeline(*, request: PurchaseRequest) -> list[TimelineEvent
         TimelineEvent(
             kind="comment", at=comment.created_at, actor=comment.author, text=comment.body
         )
-        for comment in request.comments.select_related("author")
+        for comment in request.comments.select_related("author").only(*_TIMELINE_COMMENT_COLUMNS)
     ]
     return sorted(events, key=lambda event: event.at)
 

@@ -6,7 +6,10 @@ import re
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.template import Context, Template
+from django.template.loader import render_to_string
 
+from requests.forms import CommentForm
 from requests.selectors import purchase_request_visible_to
 from requests.services import (
     comment_create,
@@ -184,10 +187,58 @@ def test_it_shows_a_request_with_a_fixed_number_of_queries(
     client = org.client_for(org.requester)
 
     # session, user, roles, the request, its lines, attachments, audit entries, comments, the
-    # route (no steps: these tests decide directly), the budget panel, purchase orders and the
-    # nav's "Approvals (N)": however many lines and comments.
-    with django_assert_max_num_queries(12):
+    # route (no steps: these tests decide directly), purchase orders and the nav's
+    # "Approvals (N)": however many lines and comments. Not whether its requester approves it
+    # (the budget panel): routing never asks the requester.
+    with django_assert_max_num_queries(11):
         response = client.get(f"/requests/{request.pk}/")
 
     assert response.status_code == 200
     assert text(response).count("Question") == lines
+
+
+def test_it_asks_nothing_about_routes_orders_or_budgets_of_a_draft_never_submitted(
+    org, django_assert_max_num_queries
+):
+    draft = draft_for(org, line_items=2)
+    client = org.client_for(org.requester)
+
+    # session, user, roles, the request, its lines, attachments, audit entries (and their
+    # content type, once per process), comments and the nav's "Approvals (N)": a draft never
+    # submitted has no route and no purchase order to ask for.
+    with django_assert_max_num_queries(10):
+        response = client.get(f"/requests/{draft.pk}/")
+
+    assert response.status_code == 200
+    assert "Approval route" not in text(response)
+    assert "Purchase orders" not in text(response)
+
+
+def test_it_shows_the_same_comment_box_as_the_form_renders(org):
+    # The blank comment box is rendered once per process: it must be what the form gives.
+    draft = draft_for(org)
+    blank = render_to_string("includes/field.html", {"field": CommentForm()["body"]})
+
+    content = page(org.client_for(org.requester).get(f"/requests/{draft.pk}/"))
+
+    assert blank in content
+    assert 'name="body"' in blank
+
+
+def test_it_shows_the_dates_and_total_as_the_date_and_floatformat_filters_would(org):
+    # The view formats them itself (requests.views.DetailDates): the text must not change.
+    request = draft_for(org, line_items=2)
+    purchase_request_transition(request_id=request.pk, by=org.requester, action="submit")
+    request.refresh_from_db()
+    filters = Template(
+        """<time datetime="{{ pr.needed_by|date:'Y-m-d' }}">{{ pr.needed_by|date:"j M Y" }}</time>
+        <dd class="total">{{ pr.total|floatformat:"2g" }} {{ pr.currency }}</dd>
+        <time datetime="{{ pr.created_at|date:'c' }}">{{ pr.created_at|date:"j M Y, H:i" }}</time>
+        <time datetime="{{ pr.submitted_at|date:'c' }}">{{ pr.submitted_at|date:"j M Y, H:i" }}</time>"""
+    ).render(Context({"pr": request}))
+
+    content = page(org.client_for(org.requester).get(f"/requests/{request.pk}/"))
+
+    shown = [line.strip() for line in filters.splitlines()]
+    assert [line for line in shown if line in content] == shown
+    assert '<dd class="total">5,000.00 GBP</dd>' in shown
