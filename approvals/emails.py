@@ -7,7 +7,7 @@ from django.urls import reverse
 
 from approvals import gates
 from approvals.models import ApprovalStep, Decision, StepState
-from approvals.selectors import approval_route
+from approvals.selectors import approval_steps_approved
 from approvals.tokens import decision_link_needs_signin, decision_links
 from procurement.services import email_send_once
 
@@ -23,7 +23,7 @@ def send_step_pending_emails(*, step_id: int) -> int:
     if step.state != StepState.PENDING:
         return 0  # decided before the worker got here
     request = step.request
-    done = [s for s in approval_route(request=request) if s.state == StepState.APPROVED]
+    done = approval_steps_approved(step=step)  # the step is open: of the latest round
     lines = list(request.line_items.all())
     request_url = settings.SITE_URL + reverse("requests:detail", args=[request.pk])
     needs_signin = decision_link_needs_signin(request=request)

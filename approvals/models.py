@@ -239,6 +239,11 @@ class ApprovalStep(ConcurrentTransitionMixin, models.Model):
     # Set once, under the step's row lock, when the step passes its SLA: it escalates only once.
     escalated_at = models.DateTimeField(null=True, blank=True)
 
+    # Whether a person (by id) is named among the step's approvers, when a service has just
+    # read it under the step's lock: approvals.rules answers from here rather than asking
+    # the database again. Set on one instance, for one request; never stored.
+    approvers_named: dict[int, bool]
+
     class Meta:
         ordering = ["request", "round", "stage", "position", "id"]
         constraints = [

@@ -33,7 +33,12 @@ def is_steps_requester(user: User, step: ApprovalStep | None) -> bool:
 def is_asked_to_decide_step(user: User, step: ApprovalStep | None) -> bool:
     """Named among the step's approvers, in any round. Whether it is still theirs to decide
     (not handed to a delegate, not decided yet) the service says, with the reason."""
-    return step is not None and step.approvers.filter(approver=user).exists()
+    if step is None:
+        return False
+    named = getattr(step, "approvers_named", {}).get(user.pk)
+    if named is not None:
+        return bool(named)
+    return step.approvers.filter(approver=user).exists()
 
 
 add(

@@ -14,7 +14,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Max, Subquery
+from django.db.models import F, Max, Subquery
 from django.utils import timezone
 
 from approvals import gates
@@ -344,10 +344,13 @@ def _open_next_stage(
     return opened
 
 
-def _current_steps(request: PurchaseRequest) -> list[ApprovalStep]:
+def _current_steps(request: PurchaseRequest, *, round_number: int) -> list[ApprovalStep]:
+    """The steps of the request's current round, locked. The caller names the round: that
+    of the open step it decides (an open step is always of the latest round; a new round
+    starts only once the last one is closed), so no subquery finds it again."""
     return list(
         ApprovalStep.objects.select_for_update()
-        .filter(request=request, round=approval_round_latest(request=request))
+        .filter(request=request, round=round_number)
         .order_by("stage", "position", "id")
     )
 
@@ -379,6 +382,10 @@ def pending_assignment(*, request: PurchaseRequest, user: User) -> StepApprover 
         .first()
     )
 
+
+# What deciding a step changes (its transitions stamp decided_at): the UPDATE writes these,
+# not every column of the step (the state column still guards against a concurrent writer).
+DECIDED_STEP_FIELDS = ["state", "decided_at", "decided_by"]
 
 DECISION_OF_ACTION = {
     "approve": Decision.APPROVED,
@@ -435,15 +442,29 @@ def _lock_request_and_step(step_id: int) -> tuple[PurchaseRequest, ApprovalStep]
     )
     if request is None:
         raise NotFound("No such approval step.")
-    # The rule and its policy come along (one decision per person is the policy's); only the
-    # step row is locked. The step's request is the row just locked: not read a second time.
-    step = (
-        ApprovalStep.objects.select_for_update(of=("self",))
-        .select_related("rule__policy")
-        .get(pk=step_id)
-    )
+    # The step's request is the row just locked: not read a second time.
+    step = _step_locked(step_id)
     step.request = request
     return request, step
+
+
+def _step_locked(step_id: int) -> ApprovalStep:
+    """The step row, locked, with its policy's one-decision-per-person rule (NULL for a step
+    no rule made): one column rather than the rule and policy rows (0.25 ms less)."""
+    return (
+        ApprovalStep.objects.select_for_update(of=("self",))
+        .annotate(policy_one_decision_per_person=F("rule__policy__one_decision_per_person"))
+        .get(pk=step_id)
+    )
+
+
+def _one_decision_per_person_on(step: ApprovalStep) -> bool:
+    """Whether one person may decide only one step of the step's route: the rule of the
+    policy the route was frozen from, or, for a step no rule made, the active policy's."""
+    frozen = getattr(step, "policy_one_decision_per_person", None)  # see _step_locked
+    if frozen is None and step.rule_id and step.rule:
+        frozen = step.rule.policy.one_decision_per_person
+    return _one_decision_per_person() if frozen is None else bool(frozen)
 
 
 def _decide_locked(
@@ -468,6 +489,17 @@ def _decide_locked(
         raise Conflict(
             f'"{step.name}" is {step.get_state_display().lower()}; it cannot be decided now.'
         )
+    # `by`'s assignments in this round, in one read (three before issue #8's second pass):
+    # the one to this step answers the permission's "named among its approvers" (handed to
+    # approvals.rules, which would read it again) and carries the decision; any other says
+    # whether `by` decided another step (one decision per person).
+    mine = list(
+        StepApprover.objects.filter(
+            step__request_id=request.pk, step__round=step.round, approver=by
+        ).order_by()  # the default ordering (by step, as steps sort) would join the request
+    )
+    assignment = next((row for row in mine if row.step_id == step.pk), None)
+    step.approvers_named = {by.pk: assignment is not None}
     require(
         by,
         "approvals.decide_approvalstep",
@@ -476,7 +508,8 @@ def _decide_locked(
         if request.requester_id == by.pk
         else f'You are not an approver of "{step.name}".',
     )
-    assignment = step.approvers.get(approver=by)
+    if assignment is None:  # not reached: the permission refuses anyone not named on the step
+        raise NotAllowed(f'You are not an approver of "{step.name}".')
     if assignment.decision == Decision.NOT_NEEDED:
         holder = step.approvers.filter(decision=Decision.PENDING, on_behalf_of=by).first()
         raise NotAllowed(
@@ -486,17 +519,9 @@ def _decide_locked(
         )
     if assignment.decision != Decision.PENDING:
         raise Conflict(f'You already decided "{step.name}".')
-    one_per_person = (
-        step.rule.policy.one_decision_per_person
-        if step.rule_id and step.rule
-        else _one_decision_per_person()
-    )
-    if (
-        one_per_person
-        and StepApprover.objects.filter(step__request=request, step__round=step.round, approver=by)
-        .exclude(step=step)
-        .exclude(decision__in=[Decision.PENDING, Decision.NOT_NEEDED])
-        .exists()
+    if _one_decision_per_person_on(step) and any(
+        row.step_id != step.pk and row.decision not in (Decision.PENDING, Decision.NOT_NEEDED)
+        for row in mine
     ):
         raise NotAllowed(
             "You already decided another step of this request; someone else must decide this one."
@@ -526,9 +551,9 @@ def _decide_locked(
                 return  # the step waits for more of its group
         step.approve()
         step.decided_by = by
-        step.save()
+        step.save(update_fields=DECIDED_STEP_FIELDS)
         step.approvers.filter(decision=Decision.PENDING).update(decision=Decision.NOT_NEEDED)
-        steps = _current_steps(request)
+        steps = _current_steps(request, round_number=step.round)
         if any(s.stage == step.stage and s.state != StepState.APPROVED for s in steps):
             return  # a parallel step of this stage is still open
         if _open_next_stage(request=request, steps=steps):
@@ -559,7 +584,7 @@ def _decide_locked(
     else:
         step.request_changes()
     step.decided_by = by
-    step.save()
+    step.save(update_fields=DECIDED_STEP_FIELDS)
     # The request leaves approval; purchase_request_apply tells the workflow, which closes the route.
     purchase_request_apply(request=request, by=by, action=action, comment=f"{comment}{behalf}")
 
@@ -575,6 +600,11 @@ class ApprovalWorkflow:
     def on_transition(self, *, request: PurchaseRequest, by: User | None, action: str) -> None:
         if action in ("submit", "require_reapproval"):
             approval_route_start(request=request, by=by)
+        elif action == "approve" and request.state == RequestState.APPROVED:
+            # Approved by the decision on its last open step (_decide_locked: every step of
+            # the round is approved, and earlier rounds were closed when they ended): no
+            # step is left to skip, so no locking read looks for one (0.5 ms per approval).
+            pass
         elif request.state != RequestState.PENDING_APPROVAL:
             approval_route_close(request=request)
         if request.state == RequestState.APPROVED:
@@ -617,7 +647,8 @@ class ApprovalWorkflow:
         assignment = pending_assignment(request=request, user=by)
         if assignment is None:
             raise NotAllowed(f"You are not an approver of {request.reference} at this stage.")
-        step = ApprovalStep.objects.select_for_update().get(pk=assignment.step_id)
+        step = _step_locked(assignment.step_id)
+        step.request = request  # the row the caller locked: the permission reads its requester
         _decide_locked(request=request, step=step, by=by, action=action, comment=comment)
 
 

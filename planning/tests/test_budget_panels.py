@@ -229,6 +229,23 @@ def test_it_says_when_no_budget_is_set(org) -> None:
     ]
 
 
+def test_it_says_no_budget_is_set_when_the_cost_centres_budgets_are_for_other_purchases(
+    org,
+) -> None:
+    year = this_year()
+    policy(LINE_MANAGER)
+    other = Category.objects.exclude(code="hardware").order_by("code").first()
+    budget(org, "3000", category=other)  # the cost centre has a budget, not for hardware
+    request = submitted(org, no_objective_reason="Broken laptop")
+    assert request.category.code == "hardware"
+
+    response = org.client_for(org.manager).get(f"/requests/{request.pk}/")
+
+    assert page_panels(response.content.decode())[1:] == [
+        ("Budget", "warn", [], [f"No budget is set for cost centre IT-100 in {year}."]),
+    ]
+
+
 def test_it_shows_every_budget_in_scope(org) -> None:
     policy(LINE_MANAGER)
     whole = budget(org, "10000")
