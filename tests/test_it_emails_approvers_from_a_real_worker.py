@@ -43,7 +43,7 @@ def test_it_emails_the_approver_from_a_real_worker(org, tmp_path: Path) -> None:
 
     assert message["To"] == "mark@example.com"
     assert message["Subject"] == (
-        f"Approval needed: {request.reference} {request.title} ({request.total} GBP)"
+        f"Approval needed: {request.reference} {request.title} ({request.total:,.2f} GBP)"
     )
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))

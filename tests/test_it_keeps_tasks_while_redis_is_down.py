@@ -128,7 +128,7 @@ def test_it_submits_and_approves_while_redis_is_down_and_emails_once_it_is_back(
         ("alice@example.com", f"{request.reference} approved: {request.title}"),
         (
             "mark@example.com",
-            f"Approval needed: {request.reference} {request.title} ({request.total} GBP)",
+            f"Approval needed: {request.reference} {request.title} ({request.total:,.2f} GBP)",
         ),
     ]
     assert SentEmail.objects.count() == 2

@@ -53,7 +53,7 @@ def test_it_carries_both_links_in_both_parts(org, django_capture_on_commit_callb
         assert "Standing desks" in body
         assert "Back pain." in body
         assert "Laptop model 1" in body
-        assert "2500.00 GBP" in body
+        assert "2,500.00 GBP" in body
         assert "Nobody has approved it yet." in body
         assert "work for 72 hours" in body
         assert f"http://testserver/requests/{request.pk}/" in body

@@ -179,7 +179,7 @@ def test_it_runs_a_request_from_submission_to_spend_on_the_dashboard(
     context.clear_cookies()
     reader = context.new_page()  # his mail reader: the email's own HTML, not a page of ours
     reader.set_content(html_of(message))
-    expect(reader).to_have_title(f"Approval needed: {request.reference} {TITLE} (2400.00 GBP)")
+    expect(reader).to_have_title(f"Approval needed: {request.reference} {TITLE} (2,400.00 GBP)")
     expect(reader.locator("body")).to_contain_text("Over budget by 400.00 GBP")
     journey.record(reader, "manager-reads-the-approval-email")
     approve_link = reader.get_by_role("link", name="Approve", exact=True).get_attribute("href")
