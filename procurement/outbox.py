@@ -134,16 +134,9 @@ def outbox_publish(
         )
         for row in rows:
             try:
-                app.send_task(
-                    row.task,
-                    args=row.args,
-                    kwargs=row.kwargs,
-                    retry=True,
-                    retry_policy=PUBLISH_RETRY_POLICY,
-                    **row.options,
-                )
+                _send(row)
             except BROKER_ERRORS as exc:
-                error = f"{type(exc).__name__}: {exc}"[:500]
+                error = _broker_error(exc)
                 TaskOutbox.objects.filter(pk=row.pk).update(
                     attempts=F("attempts") + 1, last_error=error
                 )
@@ -153,6 +146,21 @@ def outbox_publish(
             )
             count += 1
     return Published(count)
+
+
+def _send(row: TaskOutbox) -> None:
+    app.send_task(
+        row.task,
+        args=row.args,
+        kwargs=row.kwargs,
+        retry=True,
+        retry_policy=PUBLISH_RETRY_POLICY,
+        **row.options,
+    )
+
+
+def _broker_error(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"[:500]
 
 
 def outbox_relay(*, min_age: dt.timedelta = RELAY_MIN_AGE) -> Published:
@@ -198,16 +206,9 @@ def _publish_written(row: TaskOutbox) -> Published:
             ).update(published_at=timezone.now(), attempts=F("attempts") + 1)
             if not claimed:
                 return Published(0)  # published already, or the relay is at it now
-            app.send_task(
-                row.task,
-                args=row.args,
-                kwargs=row.kwargs,
-                retry=True,
-                retry_policy=PUBLISH_RETRY_POLICY,
-                **row.options,
-            )
+            _send(row)
     except BROKER_ERRORS as exc:
-        error = f"{type(exc).__name__}: {exc}"[:500]
+        error = _broker_error(exc)
         TaskOutbox.objects.filter(pk=row.pk, published_at__isnull=True).update(
             attempts=F("attempts") + 1, last_error=error
         )
