@@ -137,7 +137,13 @@ class PurchaseRequest(ConcurrentTransitionMixin, models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["requester", "-created_at"]),
+            # A requester's own list ("My requests", the API's `mine`). With only
+            # (requester, created_at) PostgreSQL preferred the newest-first index below and
+            # filtered its way past everyone else's newer requests: 3 ms to skip 6,800 rows
+            # for one page in bench/web's database, 0.1 ms with the id in this index.
+            models.Index(
+                fields=["requester", "-created_at", "-id"], name="request_mine_newest_first_idx"
+            ),
             # Every list is newest first. Without this, a user who sees every request (finance,
             # procurement) had PostgreSQL sort them all for each page of 25: 12.7 ms for 7,200
             # requests, 0.1 ms with it (bench/web's database).
