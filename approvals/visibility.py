@@ -7,14 +7,16 @@ reviewer, say, sees no other requests). Past approvers keep seeing what they dec
 
 from __future__ import annotations
 
-from django.db.models import Q
+from typing import Any
+
+from django.db.models import QuerySet
 
 from approvals.models import StepApprover
 from procurement.models import User
 
 
-def approvers_see_their_requests(user: User) -> Q:
-    # `pk IN (...)`, not a correlated EXISTS: PostgreSQL reads the user's few assignments
-    # through the approver index once, instead of probing for every request (bench/web).
-    asked = StepApprover.objects.filter(approver=user).values("step__request_id")
-    return Q(pk__in=asked)
+def approvers_see_their_requests(user: User) -> QuerySet[Any, Any]:
+    # Used as `pk IN (...)`, not a correlated EXISTS: PostgreSQL reads the user's few
+    # assignments through the approver index once, instead of probing for every request
+    # (bench/web).
+    return StepApprover.objects.filter(approver=user).values("step__request_id")

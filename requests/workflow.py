@@ -13,7 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from django.db.models import Q
+    from django.db.models import QuerySet
 
     from procurement.errors import ApplicationError
     from procurement.models import User
@@ -87,9 +87,10 @@ def detail_panels() -> list[DetailPanel]:
 # --- Extra visibility -------------------------------------------------------
 # Someone asked to approve a request must be able to open it (a legal reviewer sees no other
 # requests). requests.selectors.purchase_request_visible_to adds each registered condition:
-# fn(user) -> Q on PurchaseRequest.
+# fn(user) -> the ids of the requests it lets the user see, as a values() queryset of one
+# column (a subquery, never evaluated on its own).
 
-VisibilityRule = Callable[["User"], "Q"]
+VisibilityRule = Callable[["User"], "QuerySet[Any, Any]"]
 _visibility_rules: list[VisibilityRule] = []
 
 

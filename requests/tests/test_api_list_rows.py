@@ -74,8 +74,8 @@ def test_it_reads_vendors_and_objectives_in_one_query_each_whatever_the_rows(
 ):
     client = org.client_for(org.requester)
 
-    # Session, user, roles, count, rows, vendors, objectives.
-    with django_assert_max_num_queries(7):
+    # Session, user, roles, which visibility arms apply, count, rows, vendors, objectives.
+    with django_assert_max_num_queries(8):
         response = client.get("/api/requests/")
 
     assert len(response.json()["results"]) == 3

@@ -102,3 +102,31 @@ def test_it_offers_each_user_only_the_actions_they_may_take(org):
         "return",
         "cancel",
     ]
+
+
+def test_it_lets_a_user_see_more_as_soon_as_they_gain_a_report_or_a_department(org):
+    # Which arms apply is asked afresh on every call, never remembered on the user.
+    theirs = draft_for(org, requester=org.outsider, department=org.other_department)
+    colleague = UserFactory(username="kim", department=org.other_department)
+    assert theirs.pk not in visible(colleague)
+
+    org.outsider.manager = colleague
+    org.outsider.save(update_fields=["manager"])
+    assert theirs.pk in visible(colleague)
+
+    org.outsider.manager = None
+    org.outsider.save(update_fields=["manager"])
+    org.other_department.head = colleague
+    org.other_department.save(update_fields=["head"])
+    assert theirs.pk in visible(colleague)
+
+
+def test_it_asks_only_the_requester_column_for_someone_with_nothing_else_to_see(org):
+    # Staff who manage no one, head nothing, are mentioned nowhere and approve nothing are
+    # most users: their lists must be a plain index read, not an OR of subqueries that makes
+    # PostgreSQL read every request (docs/benchmarks.md, "Web under load").
+    plain = str(purchase_request_visible_to(org.requester).query)
+    assert "SELECT" not in plain.split("WHERE", 1)[1]
+
+    manager = str(purchase_request_visible_to(org.manager).query)
+    assert "manager_id" in manager.split("WHERE", 1)[1]
