@@ -8,7 +8,8 @@ Serves each endpoint of bench/web/run.py `--requests` times through Django's tes
 (the whole middleware stack, DEBUG=0, no network and no gunicorn) on the database a
 `run.py --keep` left behind, and prints per endpoint: the median CPU milliseconds per request
 (process time, so other work on the machine does not count), median wall milliseconds, queries per
-request and the slowest query. CPU per request is what bounds requests/s on a loaded
+request, PostgreSQL's own CPU per request (when it runs on this machine) and the slowest
+query. CPU per request is what bounds requests/s on a loaded
 2-core machine far better than a noisy wrk run: 2 cores / CPU per request is the ceiling.
 With `--queries NAME`, prints the SQL of that endpoint's last request. With `--cprofile NAME`, prints the 40 most expensive functions of that endpoint
 (BENCH_PROFILE_SORT=tottime and BENCH_PROFILE_FILTER=<regex> narrow the listing).
@@ -99,6 +100,22 @@ def main() -> None:
     def nth(items: list[str], i: int) -> str:
         return items[i % len(items)]
 
+    def backend_cpu() -> tuple[int, float] | None:
+        """(pid, CPU seconds) of this connection's PostgreSQL backend, if it is on this machine.
+
+        The planner's and executor's work is not in this process's CPU time, yet it is on the
+        same 2 cores under load: a query that is cheap in Python can still be dear to plan.
+        """
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pid = cursor.fetchone()[0]
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # PostgreSQL on another host
+            return None
+        # utime and stime, in clock ticks: fields 14 and 15 of proc(5), 12 and 13 after ")".
+        return pid, (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     calls: dict[str, Callable[[int], object]] = {
         "floor": lambda i: anonymous.get(f"/bench/floor/{rita.pk}/"),
         "hello": lambda i: anonymous.get("/bench/hello/"),
@@ -111,8 +128,11 @@ def main() -> None:
         ),
     }
     chosen = [name for name in args.only.split(",") if name] or list(calls)
-    print(f"{'endpoint':14} {'cpu ms':>7} {'wall ms':>8} {'queries':>8}  slowest query (ms)")
-    print(f"{'':14} {'median':>7} {'median':>8} {'mean':>8}")
+    print(
+        f"{'endpoint':14} {'cpu ms':>7} {'wall ms':>8} {'queries':>8} {'db cpu':>7}"
+        "  slowest query (ms)"
+    )
+    print(f"{'':14} {'median':>7} {'median':>8} {'mean':>8} {'mean ms':>7}")
     for name in chosen:
         call = calls[name]
         if name == "decide" and len(decide_links) < args.requests:
@@ -126,6 +146,7 @@ def main() -> None:
         wall: list[float] = []
         queries = 0
         slowest = (0.0, "")
+        db_before = backend_cpu()
         for i in range(1, args.requests):
             with CaptureQueriesContext(connection) as captured:
                 started_cpu, started = time.process_time(), time.perf_counter()
@@ -143,6 +164,14 @@ def main() -> None:
                 if float(query["time"]) * 1000 > slowest[0]:
                     slowest = (float(query["time"]) * 1000, " ".join(query["sql"].split())[:70])
         n = args.requests - 1
+        db_after = backend_cpu()
+        # Clock ticks are 10 ms, so only the mean over all requests means anything; "-" when
+        # the backend is remote or the connection was replaced meanwhile.
+        db_ms = (
+            f"{(db_after[1] - db_before[1]) * 1000 / n:7.2f}"
+            if db_before and db_after and db_before[0] == db_after[0]
+            else f"{'-':>7}"
+        )
         if name == args.queries:
             for query in captured.captured_queries:
                 print(
@@ -151,7 +180,7 @@ def main() -> None:
         # Medians: on a shared machine a few requests wait behind other work.
         print(
             f"{name:14} {statistics.median(cpu) * 1000:7.2f} {statistics.median(wall) * 1000:8.2f}"
-            f" {queries / n:8.1f}"
+            f" {queries / n:8.1f} {db_ms}"
             f"  {slowest[0]:.1f}: {slowest[1]}"
         )
         if profiler:
