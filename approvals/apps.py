@@ -10,9 +10,9 @@ class ApprovalsConfig(AppConfig):
     def ready(self) -> None:
         from approvals.route_panel import route_panel
         from approvals.services import ApprovalWorkflow
-        from approvals.visibility import approvers_see_their_requests
+        from approvals.visibility import APPROVERS_SEE_THEIR_REQUESTS
         from requests import workflow
 
         workflow.install(ApprovalWorkflow())
         workflow.register_detail_panel(route_panel)
-        workflow.register_visibility(approvers_see_their_requests)
+        workflow.register_visibility(APPROVERS_SEE_THEIR_REQUESTS)

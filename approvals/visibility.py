@@ -7,16 +7,12 @@ reviewer, say, sees no other requests). Past approvers keep seeing what they dec
 
 from __future__ import annotations
 
-from typing import Any
-
-from django.db.models import QuerySet
-
 from approvals.models import StepApprover
-from procurement.models import User
+from requests.workflow import VisibilityArm
 
-
-def approvers_see_their_requests(user: User) -> QuerySet[Any, Any]:
-    # Used as `pk IN (...)`, not a correlated EXISTS: PostgreSQL reads the user's few
-    # assignments through the approver index once, instead of probing for every request
-    # (bench/web).
-    return StepApprover.objects.filter(approver=user).values("step__request_id")
+# Matched as `pk IN (the user's assignments' requests)`, not a correlated EXISTS: PostgreSQL
+# reads the user's few assignments through the approver index once, instead of probing for
+# every request (bench/web).
+APPROVERS_SEE_THEIR_REQUESTS = VisibilityArm(
+    model=StepApprover, user_field="approver", values="step__request_id"
+)

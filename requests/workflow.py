@@ -10,10 +10,11 @@ is decided directly by the requester's line manager or department head.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from django.db.models import QuerySet
+    from django.db.models import Model
 
     from procurement.errors import ApplicationError
     from procurement.models import User
@@ -86,18 +87,33 @@ def detail_panels() -> list[DetailPanel]:
 
 # --- Extra visibility -------------------------------------------------------
 # Someone asked to approve a request must be able to open it (a legal reviewer sees no other
-# requests). requests.selectors.purchase_request_visible_to adds each registered condition:
-# fn(user) -> the ids of the requests it lets the user see, as a values() queryset of one
-# column (a subquery, never evaluated on its own).
-
-VisibilityRule = Callable[["User"], "QuerySet[Any, Any]"]
-_visibility_rules: list[VisibilityRule] = []
+# requests). requests.selectors.purchase_request_visible_to adds each registered arm to its own
+# (requests.visibility).
 
 
-def register_visibility(rule: VisibilityRule) -> None:
-    if rule not in _visibility_rules:
-        _visibility_rules.append(rule)
+@dataclass(frozen=True)
+class VisibilityArm:
+    """The requests a user sees because rows of `model` name them in `user_field`.
+
+    `values` leads from `model` to what requests are matched on, and `lookup` is the request's
+    side of that match. Approvers: StepApprover rows whose `approver` is the user, matched by
+    `step__request_id` against the request's pk. Declared as data, not as a function building
+    a query, so one plain statement can ask which arms can match anything for a user.
+    """
+
+    model: type[Model]
+    user_field: str
+    values: str
+    lookup: str = "pk__in"
 
 
-def visibility_rules() -> list[VisibilityRule]:
-    return list(_visibility_rules)
+_visibility_arms: list[VisibilityArm] = []
+
+
+def register_visibility(arm: VisibilityArm) -> None:
+    if arm not in _visibility_arms:
+        _visibility_arms.append(arm)
+
+
+def visibility_arms() -> tuple[VisibilityArm, ...]:
+    return tuple(_visibility_arms)
