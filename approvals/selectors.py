@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import datetime as dt
+from dataclasses import dataclass, field
 
 from django.db.models import Prefetch, QuerySet, Subquery
 
@@ -34,6 +35,127 @@ def approval_route(*, request: PurchaseRequest) -> list[ApprovalStep]:
         )
         .order_by("stage", "position", "id")
     )
+
+
+def _person(username: str | None, first_name: str | None, last_name: str | None) -> str:
+    """User.__str__ from three columns: the full name, else the username ("" for nobody)."""
+    if username is None:
+        return ""
+    return f"{first_name} {last_name}".strip() or username
+
+
+@dataclass(frozen=True)
+class RouteApprover:
+    """Someone asked to decide a step of the route, as the request's page shows them."""
+
+    approver_id: int
+    approver: str  # the person, as User.__str__ names them
+    decision: str
+    decided_at: dt.datetime | None
+    comment: str
+    on_behalf_of_id: int | None
+    on_behalf_of: str  # "" when they stand in for no one
+
+
+@dataclass
+class RouteStep:
+    """A step of the route with its approvers in the order they were asked (filled in by
+    approval_route_table as it reads their rows)."""
+
+    id: int
+    round: int
+    stage: int
+    name: str
+    state: str
+    mode: str
+    required_approvals: int
+    activated_at: dt.datetime | None
+    decided_at: dt.datetime | None
+    decided_by: str  # the person, as User.__str__ names them; "" when nobody decided it
+    approvers: list[RouteApprover] = field(default_factory=list)
+
+
+# One row per step and approver (a step without approvers: one row, its approver columns NULL).
+_ROUTE_STEP_COLUMNS = (
+    "id",
+    "round",
+    "stage",
+    "name",
+    "state",
+    "mode",
+    "required_approvals",
+    "activated_at",
+    "decided_at",
+    "decided_by__username",
+    "decided_by__first_name",
+    "decided_by__last_name",
+)
+_ROUTE_APPROVER_COLUMNS = (
+    "approvers__id",
+    "approvers__approver_id",
+    "approvers__approver__username",
+    "approvers__approver__first_name",
+    "approvers__approver__last_name",
+    "approvers__decision",
+    "approvers__decided_at",
+    "approvers__comment",
+    "approvers__on_behalf_of_id",
+    "approvers__on_behalf_of__username",
+    "approvers__on_behalf_of__first_name",
+    "approvers__on_behalf_of__last_name",
+)
+
+
+def approval_route_table(*, request: PurchaseRequest) -> list[RouteStep]:
+    """What approval_route says, as the request's page shows it: the latest round's steps in
+    route order, each with its approvers' names and decisions.
+
+    One query of plain values instead of steps, approvers and their people as model
+    instances (two queries): ~3.5 ms of Python instead of ~9 ms per page (bench/web
+    cpu_profile). Every round is read, newest first, and the rows of the first one kept: a
+    request is rarely routed more than once, and a MAX(round) subquery costs more to plan.
+    """
+    rows = (
+        ApprovalStep.objects.filter(request_id=request.pk)
+        .order_by("-round", "stage", "position", "id", "approvers__id")
+        .values_list(*_ROUTE_STEP_COLUMNS, *_ROUTE_APPROVER_COLUMNS)
+    )
+    steps: list[RouteStep] = []
+    for row in rows:
+        (step_id, round_, stage, name, state, mode, required, activated_at, decided_at) = row[:9]
+        if steps and round_ != steps[0].round:
+            break  # an earlier round
+        if not steps or steps[-1].id != step_id:
+            steps.append(
+                RouteStep(
+                    id=step_id,
+                    round=round_,
+                    stage=stage,
+                    name=name,
+                    state=state,
+                    mode=mode,
+                    required_approvals=required,
+                    activated_at=activated_at,
+                    decided_at=decided_at,
+                    decided_by=_person(*row[9:12]),
+                )
+            )
+        (assignment_id, approver_id, *approver_name) = row[12:17]
+        if assignment_id is None:
+            continue  # a step nobody was asked to decide
+        (decision, assignment_decided_at, comment, on_behalf_of_id, *stand_in) = row[17:]
+        steps[-1].approvers.append(
+            RouteApprover(
+                approver_id=approver_id,
+                approver=_person(*approver_name),
+                decision=decision,
+                decided_at=assignment_decided_at,
+                comment=comment,
+                on_behalf_of_id=on_behalf_of_id,
+                on_behalf_of=_person(*stand_in),
+            )
+        )
+    return steps
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,9 @@ permission: a request in the wrong state is a 409, not a 403.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 import rules
@@ -36,13 +39,40 @@ is_requester = is_user_field("requester")
 may_see_request = visible_in(_visible_to, "may_see_request")
 
 
+# (request id, user id) -> may decide, while may_decide_asked_once() is open; else None.
+_may_decide_answers: ContextVar[dict[tuple[int, int], bool] | None] = ContextVar(
+    "_may_decide_answers", default=None
+)
+
+
+@contextmanager
+def may_decide_asked_once() -> Iterator[None]:
+    """Within it, the workflow is asked once per request and user whether they may decide.
+
+    The buttons of a request's page ask for approve, reject and return, and each asked the
+    workflow again: a query each (approvals: the viewer's open assignment). Only for reads
+    that change nothing meanwhile; a service deciding the request must ask afresh.
+    """
+    token = _may_decide_answers.set({})
+    try:
+        yield
+    finally:
+        _may_decide_answers.reset(token)
+
+
 @rules.predicate
 def is_deciding_approver(user: User, request: PurchaseRequest | None) -> bool:
     """Asked to decide it now, by the installed workflow (approvals: an open step of its
     route; without approvals, the line manager or department head). Never its requester."""
     if request is None or request.requester_id == user.pk:
         return False
-    return workflow.current().may_decide(request, user)
+    answers = _may_decide_answers.get()
+    if answers is None:
+        return workflow.current().may_decide(request, user)
+    key = (request.pk, user.pk)
+    if key not in answers:
+        answers[key] = workflow.current().may_decide(request, user)
+    return answers[key]
 
 
 add(

@@ -8,10 +8,12 @@ import re
 import pytest
 
 from approvals.models import ApprovalStep
+from approvals.selectors import approval_route_table
 from approvals.services import approval_step_decide
 from approvals.tests.helpers import FINANCE_ABOVE_5K, LINE_MANAGER, policy, submitted
 from procurement.models import Role
 from requests.models import PurchaseRequest
+from requests.services import purchase_request_transition
 from requests.tests.page_helpers import flash_messages, page, text
 from tests.factories import PurchaseRequestFactory, UserFactory
 
@@ -235,3 +237,54 @@ def test_it_loads_a_route_of_delegated_approvers_with_the_same_number_of_queries
         ]
 
     assert len(stand_ins) == away
+
+
+def test_it_reads_the_route_of_the_page_in_one_query(org, django_assert_num_queries):
+    UserFactory.create(username="lena", first_name="Lena", roles=[Role.LEGAL])
+    policy(
+        LINE_MANAGER,
+        {"name": "All legal", "approver_kind": "role", "approver_role": Role.LEGAL, "mode": "all"},
+    )
+    request = submitted(org)
+
+    # Steps, their approvers and everyone's names: one query, however many of each.
+    with django_assert_num_queries(1):
+        route = approval_route_table(request=request)
+
+    assert [(step.name, len(step.approvers)) for step in route] == [
+        ("Line manager", 1),
+        ("All legal", 2),
+    ]
+
+
+def test_it_shows_the_latest_round_only(org):
+    policy(LINE_MANAGER)
+    request = submitted(org)
+    approval_step_decide(
+        step_id=step_named(request, "Line manager").pk,
+        by=org.manager,
+        action="return",
+        comment="Add a quote",
+    )
+    purchase_request_transition(request_id=request.pk, by=org.requester, action="revise")
+    purchase_request_transition(request_id=request.pk, by=org.requester, action="submit")
+
+    response = org.client_for(org.requester).get(f"/requests/{request.pk}/")
+
+    assert "Round 2" in text(response)
+    (line,) = route_rows(response)
+    assert line.startswith("1 Line manager one approver Pending since")
+
+
+def test_it_asks_once_whether_the_viewer_may_decide(org, django_assert_max_num_queries):
+    policy(LINE_MANAGER)
+    request = submitted(org)
+    client = org.client_for(org.manager)
+
+    # session, user, roles, the request, its lines and attachments, the viewer's open
+    # assignment (asked once for approve, reject and return, not three times), audit entries,
+    # comments, the route in one query, the budget panel's three and the nav's "Approvals (N)".
+    with django_assert_max_num_queries(14):
+        response = client.get(f"/requests/{request.pk}/")
+
+    assert {"approve", "reject", "return"} <= set(buttons(response))
