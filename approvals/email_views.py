@@ -52,7 +52,8 @@ class EmailDecisionForm(forms.Form):
 @secret_link_page
 @require_http_methods(["GET", "HEAD", "POST"])
 def decision_confirm(request: HttpRequest, token: str) -> HttpResponse:
-    link = decision_link_check(token=token)
+    # A POST's page shows the request as the decision leaves it, not the link's copy.
+    link = decision_link_check(token=token, deciding=request.method == "POST")
     if isinstance(link, DeadLink):
         return _dead(request, link)
     if request.user.is_authenticated and request.user.pk != link.approver.pk:
