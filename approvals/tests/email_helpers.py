@@ -10,7 +10,8 @@ from django.conf import settings
 from django.test import Client
 
 from approvals.models import ApprovalStep, StepApprover
-from approvals.tests.helpers import LINE_MANAGER, policy, submitted
+from approvals.services import approval_step_decide
+from approvals.tests.helpers import FINANCE_ABOVE_5K, LINE_MANAGER, policy, submitted
 from approvals.tokens import decision_url
 from procurement.models import AuditEntry, SentEmail
 from requests.models import PurchaseRequest
@@ -20,6 +21,18 @@ def waiting_for_mark(org: Any, **fields: Any) -> ApprovalStep:
     """The one step of Alice's request, submitted under a line-manager policy: pending for mark."""
     policy(LINE_MANAGER)
     step = ApprovalStep.objects.select_related("request").get(request=submitted(org, **fields))
+    assert step.state == "pending"
+    return step
+
+
+def waiting_for_finance(org: Any) -> ApprovalStep:
+    """The Finance step of Alice's 7,500 GBP request, open once Mark approved its first step
+    (a two-step route: the page then shows what was approved so far)."""
+    policy(LINE_MANAGER, FINANCE_ABOVE_5K)
+    request = submitted(org, total_lines=3)
+    first = ApprovalStep.objects.get(request=request, name="Line manager")
+    approval_step_decide(step_id=first.pk, by=org.manager, action="approve")
+    step = ApprovalStep.objects.select_related("request").get(request=request, name="Finance")
     assert step.state == "pending"
     return step
 

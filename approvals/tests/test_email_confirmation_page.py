@@ -11,10 +11,14 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from approvals.models import ApprovalStep
-from approvals.services import approval_step_decide, delegation_create
-from approvals.tests.email_helpers import fingerprint, link_path, token_of, waiting_for_mark
-from approvals.tests.helpers import FINANCE_ABOVE_5K, LINE_MANAGER, policy, submitted
+from approvals.services import delegation_create
+from approvals.tests.email_helpers import (
+    fingerprint,
+    link_path,
+    token_of,
+    waiting_for_finance,
+    waiting_for_mark,
+)
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,11 +45,7 @@ def test_it_shows_the_request_summary_and_both_buttons_without_signing_in(org):
 
 
 def test_it_shows_what_was_approved_so_far(org):
-    policy(LINE_MANAGER, FINANCE_ABOVE_5K)
-    request = submitted(org, total_lines=3)
-    first = ApprovalStep.objects.get(request=request, name="Line manager")
-    approval_step_decide(step_id=first.pk, by=org.manager, action="approve")
-    finance = ApprovalStep.objects.get(request=request, name="Finance")
+    finance = waiting_for_finance(org)
 
     html = Client().get(link_path(finance, org.finance)).content.decode()
 
@@ -131,11 +131,7 @@ def test_it_says_on_whose_behalf_a_delegate_decides(org):
 def test_it_opens_the_page_in_six_queries(org, django_assert_max_num_queries):
     # The link, its step, request and approver in one query; then the sign-in limit, the lines,
     # what was approved so far and the budget panel (the page took 11 before issue #8).
-    policy(LINE_MANAGER, FINANCE_ABOVE_5K)
-    request = submitted(org, total_lines=3)
-    first = ApprovalStep.objects.get(request=request, name="Line manager")
-    approval_step_decide(step_id=first.pk, by=org.manager, action="approve")
-    path = link_path(ApprovalStep.objects.get(request=request, name="Finance"), org.finance)
+    path = link_path(waiting_for_finance(org), org.finance)
 
     with django_assert_max_num_queries(6):
         page = Client().get(path)

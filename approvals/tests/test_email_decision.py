@@ -8,8 +8,14 @@ from django.test import Client
 from approvals import email_views
 from approvals.models import ApprovalStep, StepApprover
 from approvals.services import approval_step_decide
-from approvals.tests.email_helpers import csrf_token_from, fingerprint, link_path, waiting_for_mark
-from approvals.tests.helpers import FINANCE_ABOVE_5K, LINE_MANAGER, policy, submitted
+from approvals.tests.email_helpers import (
+    csrf_token_from,
+    fingerprint,
+    link_path,
+    waiting_for_finance,
+    waiting_for_mark,
+)
+from approvals.tests.helpers import policy, submitted
 from approvals.tokens import decision_link_check
 from procurement.celery import app
 from procurement.models import AuditEntry, Role, TaskOutbox
@@ -146,11 +152,9 @@ def test_it_approves_the_last_step_in_a_bounded_number_of_queries(
     # approver's assignments of the round are read once, and an approved route is not
     # searched for steps left open; 19 since the step and its round are locked in one read
     # and a step nobody else was asked to decide is not searched for approvers to release).
-    policy(LINE_MANAGER, FINANCE_ABOVE_5K)
-    request = submitted(org, total_lines=3)
-    first = ApprovalStep.objects.get(request=request, name="Line manager")
-    approval_step_decide(step_id=first.pk, by=org.manager, action="approve")
-    path = link_path(ApprovalStep.objects.get(request=request, name="Finance"), org.finance)
+    step = waiting_for_finance(org)
+    request = step.request
+    path = link_path(step, org.finance)
 
     with django_assert_max_num_queries(15):
         page = Client().post(path, {"decision": "approve"})
