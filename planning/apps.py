@@ -10,8 +10,9 @@ class PlanningConfig(AppConfig):
     def ready(self) -> None:
         from approvals import gates
         from planning.budgets import BudgetGate
-        from planning.panels import budget_panel
+        from planning.panels import budget_panel, needs_panel
         from requests import workflow
 
         gates.install(BudgetGate())
         workflow.register_detail_panel(budget_panel)
+        workflow.register_detail_panel(needs_panel)

@@ -203,6 +203,40 @@ def consolidation_needs(consolidation: Consolidation) -> list[Need]:
 
 
 @dataclass(frozen=True)
+class RequestNeed:
+    """A need as the page of the request it was consolidated into lists it."""
+
+    id: int
+    reference: str
+    title: str
+    department: str
+    consolidation_id: int
+
+
+def needs_of_request(*, request_id: int) -> list[RequestNeed]:
+    """The needs procurement consolidated into the request, in id order (none for most).
+
+    One query of five columns: it runs on every request page (planning.panels.needs_panel).
+    Needs are public to everyone signed in, so whoever sees the request may see these.
+    """
+    rows = (
+        Need.objects.filter(consolidation__purchase_request_id=request_id)
+        .order_by("id")
+        .values_list("id", "title", "department__name", "consolidation_id")
+    )
+    return [
+        RequestNeed(
+            id=pk,
+            reference=f"N-{pk:06d}",  # need_reference()
+            title=title,
+            department=department,
+            consolidation_id=consolidation_id,
+        )
+        for pk, title, department, consolidation_id in rows
+    ]
+
+
+@dataclass(frozen=True)
 class ConsolidationTotals:
     needs: int
     departments: list[Department]

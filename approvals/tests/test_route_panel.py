@@ -283,7 +283,8 @@ def test_it_asks_once_whether_the_viewer_may_decide(org, django_assert_max_num_q
 
     # session, user, roles, the request, its lines and attachments, the viewer's open
     # assignment (asked once for approve, reject and return, not three times), audit entries,
-    # comments, the route in one query, the budget panel's three and the nav's "Approvals (N)".
+    # comments, the route in one query, the budget panel's three, the needs it was gathered
+    # from and the nav's "Approvals (N)".
     with django_assert_max_num_queries(14):
         response = client.get(f"/requests/{request.pk}/")
 

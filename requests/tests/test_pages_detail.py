@@ -188,10 +188,10 @@ def test_it_shows_a_request_with_a_fixed_number_of_queries(
 
     # session, user, roles, the request (and whether it has attachments and comments), its
     # lines, audit entries, comments, the route (no steps: these tests decide directly),
-    # purchase orders and the nav's "Approvals (N)": however many lines and comments. No
-    # attachments to ask for. Not whether its requester approves it (the budget panel):
-    # routing never asks the requester.
-    with django_assert_max_num_queries(10):
+    # purchase orders, the needs it was gathered from (planning's panel) and the nav's
+    # "Approvals (N)": however many lines and comments. No attachments to ask for. Not whether
+    # its requester approves it (the budget panel): routing never asks the requester.
+    with django_assert_max_num_queries(11):
         response = client.get(f"/requests/{request.pk}/")
 
     assert response.status_code == 200
@@ -205,10 +205,11 @@ def test_it_asks_nothing_about_routes_orders_or_budgets_of_a_draft_never_submitt
     client = org.client_for(org.requester)
 
     # session, user, roles, the request (and whether it has attachments and comments), its
-    # lines, audit entries (and their content type, once per process) and the nav's
-    # "Approvals (N)": a draft never submitted has no route and no purchase order to ask for,
-    # and this one no attachment and no comment.
-    with django_assert_max_num_queries(8):
+    # lines, audit entries (and their content type, once per process), the needs it was
+    # gathered from (a draft procurement consolidated from needs is one never submitted) and
+    # the nav's "Approvals (N)": a draft never submitted has no route and no purchase order to
+    # ask for, and this one no attachment and no comment.
+    with django_assert_max_num_queries(9):
         response = client.get(f"/requests/{draft.pk}/")
 
     assert response.status_code == 200
