@@ -16,12 +16,13 @@ from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 
 from django.conf import settings
+from django.db import connections
 from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.timesince import timesince
 from django_fsm import ConcurrentTransition
 
-from approvals.models import StepApprover
+from approvals.models import ApprovalStep, Decision, StepApprover, StepState
 from approvals.selectors import approval_inbox
 from approvals.services import approval_step_decide
 from procurement.errors import ApplicationError
@@ -138,8 +139,29 @@ def approval_inbox_items(*, user: User) -> list[InboxItem]:
     return inbox_items(approval_inbox_rows(user=user))
 
 
+def _inbox_count_sql() -> str:
+    assignment, step = StepApprover._meta, ApprovalStep._meta
+    return (
+        f'SELECT COUNT(*) FROM "{assignment.db_table}" a '  # noqa: S608 (the models' own names)
+        f'JOIN "{step.db_table}" s ON s."id" = a."step_id" '
+        'WHERE a."approver_id" = %s AND a."decision" = %s AND s."state" = %s'
+    )
+
+
+_INBOX_COUNT_SQL = _inbox_count_sql()
+
+
 def approval_inbox_count(*, user: User) -> int:
-    return approval_inbox(user=user).count()
+    """How many items approval_inbox(user) holds: the navigation's "Approvals (N)".
+
+    Plain SQL because it runs on every signed-in page: through the ORM (a queryset of five
+    select_related, cloned and stripped for the COUNT) it cost 1.3 ms of Python per page,
+    against 0.14 ms (bench/web). test_inbox_page holds the two equal.
+    """
+    with connections[StepApprover.objects.db].cursor() as cursor:
+        cursor.execute(_INBOX_COUNT_SQL, [user.pk, Decision.PENDING, StepState.PENDING])
+        (count,) = cursor.fetchone()
+    return int(count)
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ import re
 import pytest
 from django.utils import timezone
 
+from approvals.inbox import approval_inbox_count
 from approvals.models import ApprovalStep
+from approvals.selectors import approval_inbox
+from approvals.services import approval_step_decide
 from approvals.tests.helpers import FINANCE_ABOVE_5K, LINE_MANAGER, policy, submitted
 from procurement.models import Role
 from requests.tests.page_helpers import page, text
@@ -107,3 +110,26 @@ def test_it_shows_5_or_50_items_with_the_same_number_of_queries(
 
     assert response.status_code == 200
     assert page(response).count('<tr class="inbox-item') == count
+
+
+def test_its_nav_count_is_the_number_of_items_in_the_inbox_as_steps_open_and_close(org):
+    # The nav's count is plain SQL (it runs on every page); the inbox is the ORM's query.
+    policy(LINE_MANAGER, FINANCE_ABOVE_5K)
+    big = submitted(org, total_lines=3)
+    submitted(org, title="Small one")
+    people = (org.manager, org.finance, org.head, org.requester)
+
+    def counts():
+        return [(approval_inbox_count(user=u), approval_inbox(user=u).count()) for u in people]
+
+    # Mark has two; finance's step waits for Mark's stage.
+    assert counts() == [(2, 2), (0, 0), (0, 0), (0, 0)]
+
+    line = ApprovalStep.objects.get(request=big, name="Line manager")
+    approval_step_decide(step_id=line.pk, by=org.manager, action="approve")
+    assert counts() == [(1, 1), (1, 1), (0, 0), (0, 0)]
+    assert "Approvals (1)" in page(org.client_for(org.finance).get("/requests/"))
+
+    finance = ApprovalStep.objects.get(request=big, name="Finance")
+    approval_step_decide(step_id=finance.pk, by=org.finance, action="reject", comment="No")
+    assert counts() == [(1, 1), (0, 0), (0, 0), (0, 0)]
