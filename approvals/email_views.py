@@ -31,6 +31,7 @@ from approvals.tokens import (
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.secret_links import secret_link_page
+from requests.selectors import purchase_request_line_items
 
 # The page with the form may not say "no-referrer": browsers then send `Origin: null` with
 # its POST, which Django's CSRF check rightly refuses. "strict-origin" still never sends
@@ -132,7 +133,7 @@ def _confirm(
         status=status,
         form=form,
         preselect=preselect,
-        lines=list(link.request.line_items.all()),
+        lines=purchase_request_line_items(request_id=link.request.pk),
         approved_so_far=approval_steps_approved(step=link.step),
         decision_panels=gates.decision_panels(link.request),
     )

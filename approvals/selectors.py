@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db.models import Prefetch, QuerySet, Subquery
 
 from approvals.models import ApprovalStep, Decision, StepApprover, StepState
 from procurement.models import User
+from procurement.prepared import PreparedQuery
 from requests.models import PurchaseRequest
 
 
@@ -105,6 +107,15 @@ _ROUTE_APPROVER_COLUMNS = (
     "approvers__on_behalf_of__last_name",
 )
 
+# On every request page: compiled once (procurement/prepared.py).
+_ROUTE_ROWS: PreparedQuery[tuple[Any, ...]] = PreparedQuery(
+    lambda request_id: (
+        ApprovalStep.objects.filter(request_id=request_id)
+        .order_by("-round", "stage", "position", "id", "approvers__id")
+        .values_list(*_ROUTE_STEP_COLUMNS, *_ROUTE_APPROVER_COLUMNS)
+    )
+)
+
 
 def approval_route_table(*, request: PurchaseRequest) -> list[RouteStep]:
     """What approval_route says, as the request's page shows it: the latest round's steps in
@@ -115,11 +126,7 @@ def approval_route_table(*, request: PurchaseRequest) -> list[RouteStep]:
     cpu_profile). Every round is read, newest first, and the rows of the first one kept: a
     request is rarely routed more than once, and a MAX(round) subquery costs more to plan.
     """
-    rows = (
-        ApprovalStep.objects.filter(request_id=request.pk)
-        .order_by("-round", "stage", "position", "id", "approvers__id")
-        .values_list(*_ROUTE_STEP_COLUMNS, *_ROUTE_APPROVER_COLUMNS)
-    )
+    rows = _ROUTE_ROWS.list(request_id=request.pk)
     steps: list[RouteStep] = []
     for row in rows:
         (step_id, round_, stage, name, state, mode, required, activated_at, decided_at) = row[:9]
@@ -166,21 +173,25 @@ class ApprovedStep:
     decided_by: str  # the person, as User.__str__ names them
 
 
+# Every link's page: compiled once (procurement/prepared.py).
+_APPROVED_STEPS_OF_ROUND: PreparedQuery[tuple[str, str, str, str | None]] = PreparedQuery(
+    lambda request_id, round: (
+        ApprovalStep.objects.filter(request_id=request_id, round=round, state=StepState.APPROVED)
+        .order_by("stage", "position", "id")
+        .values_list(
+            "name", "decided_by__first_name", "decided_by__last_name", "decided_by__username"
+        )
+    )
+)
+
+
 def approval_steps_approved(*, step: ApprovalStep) -> list[ApprovedStep]:
     """The approved steps of `step`'s round, in route order, with who decided each: what an
     email link's page and the approver's email list as "approved so far". An open step is
     always of the latest round (a new round starts only once the last one is closed), so
     this is what approval_route says, without its approvers or a subquery for the round.
     Four columns rather than the steps and their people (0.3-0.4 ms less per page)."""
-    rows = (
-        ApprovalStep.objects.filter(
-            request_id=step.request_id, round=step.round, state=StepState.APPROVED
-        )
-        .order_by("stage", "position", "id")
-        .values_list(
-            "name", "decided_by__first_name", "decided_by__last_name", "decided_by__username"
-        )
-    )
+    rows = _APPROVED_STEPS_OF_ROUND.list(request_id=step.request_id, round=step.round)
     return [
         ApprovedStep(
             name=name,

@@ -46,6 +46,7 @@ from procurement.models import (
 )
 from procurement.money import to_base_currency
 from procurement.permissions import allowed, require
+from procurement.prepared import PreparedQuery
 from procurement.services import audit_record
 from requests.models import PurchaseRequest, RequestState
 from sourcing.invoices import SPEND_SOURCE_NAME
@@ -218,7 +219,18 @@ def _cost_centre_has_budgets(request: PurchaseRequest) -> bool:
     have none), the five-table query of budgets_for_request is not built at all: 0.2 ms of
     Python for this one against 1.1-1.3 ms for that one, on every approval page and final
     approval; a cost centre with budgets pays the 0.2 ms on top."""
-    return Budget.objects.filter(cost_centre_id=request.cost_centre_id).exists()
+    return bool(_A_BUDGET_OF_COST_CENTRE.list(cost_centre_id=request.cost_centre_id))
+
+
+# Compiled once (procurement/prepared.py).
+_A_BUDGET_OF_COST_CENTRE: PreparedQuery[int] = PreparedQuery(
+    # order_by(): the default ordering joins the cost centre and year for nothing.
+    lambda cost_centre_id: (
+        Budget.objects.filter(cost_centre_id=cost_centre_id)
+        .order_by()
+        .values_list("pk", flat=True)[:1]
+    )
+)
 
 
 @dataclass(frozen=True)

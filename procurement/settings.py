@@ -191,7 +191,8 @@ AUTHENTICATION_BACKENDS = [
     # user.has_perm("requests.view_purchaserequest", obj) asks our rules; code asks them
     # through procurement.permissions.allowed (the superuser shortcut of has_perm is not ours).
     "rules.permissions.ObjectPermissionBackend",
-    "django.contrib.auth.backends.ModelBackend",
+    # ModelBackend, loading each request's user with a query compiled once (procurement/auth.py).
+    "procurement.auth.UserBackend",
 ]
 # Login throttling (procurement/login_throttle.py): AXES_FAILURE_LIMIT failed logins (wrong
 # passwords or two-factor codes) for one username from one client address lock that pair out
@@ -511,7 +512,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {
 # --- Sessions and cache (several web processes: docs/scaling.md) -------------
 # Sessions live in the database, so any web process serves any request: a load balancer in
 # front of several needs no sticky sessions.
-SESSION_ENGINE = "django.contrib.sessions.backends.db"
+# The database store, reading a session with a query compiled once (procurement/sessions.py).
+SESSION_ENGINE = "procurement.sessions"
 # The cache holds what every web process must count together: the API's token throttle.
 # With Redis at CACHE_URL all processes share it; without, `make run`'s one web process keeps
 # it in memory. CACHE_URL is never taken from REDIS_URL: a cache may be cleared (FLUSHDB),

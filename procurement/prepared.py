@@ -1,0 +1,235 @@
+"""Querysets compiled to SQL once per process and run again with new values.
+
+Building a queryset and compiling it to SQL is most of what the ORM costs on our busiest
+pages: about a third of the Python of a request page, an approval link's confirmation page
+and a decision (bench/web cpu_profile). The queries on those paths have a fixed shape, only
+their values change (a request's id, a user's id, a token's hash), so each is compiled the
+first time it runs and afterwards only its parameters are swapped.
+
+    request_with_owner = PreparedQuery(
+        lambda pk: PurchaseRequest.objects.select_related("requester").filter(pk=pk)
+    )
+    request = request_with_owner.first(pk=42)
+
+The rules that keep a replay equal to what the ORM would have run:
+- Everything that varies is an argument of the build function, and each argument is an
+  `int` or a `str` that a lookup compares as it is (`exact`, `in` with one element, a join
+  condition). A value that a lookup transforms (`icontains` wraps it in `%`) or that changes
+  the statement's shape (None, an empty list) cannot be swapped: compiling says which
+  argument it could not find, and a call with a value of another type is refused.
+- The build function reads nothing from the database and nothing that changes over time:
+  it runs once per process (no `ContentType.objects.get_for_model` result, no `now()`).
+- Results come back evaluated (a list, or the first row), with the queryset's
+  `prefetch_related` done, so nothing can chain another filter onto SQL that would ignore it.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
+from django.db import connections, router
+from django.db.models import Model, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+from django.db.models.sql.query import Query
+
+Row = TypeVar("Row")
+
+# Stand-ins compiled in place of the values, two sets of them. In range of every integer
+# column, a small one's too: Django compiles an exact lookup on a value out of its column's
+# range to "no rows", without SQL, which would then be all a replay could return.
+_INT_STAND_INS = (12_345, 23_456)
+_STR_STAND_IN = "\x1fprepared-query:{name}:{variant}\x1f"
+# An exact lookup on an integer beyond 64 bits matches nothing (and SQLite refuses it).
+_LARGEST_INT = 2**63 - 1
+
+
+class _ReplayQuery(Query):
+    """A compiled query that hands out compilers which replay its SQL with new parameters."""
+
+    replay: _Compiled
+    replay_params: tuple[Any, ...]
+
+    def clone(self) -> _ReplayQuery:
+        # Nothing changes a replayed query but its parameters: a shallow copy is enough, and
+        # copying the WHERE tree as Query.clone does would cost what replaying saves.
+        copied = _ReplayQuery.__new__(_ReplayQuery)
+        copied.__dict__ = self.__dict__.copy()
+        return copied
+
+    def get_compiler(self, using=None, connection=None, elide_empty=True):
+        connection = connection if connection is not None else connections[using]
+        return self.replay.compiler_for(self, connection, self.replay_params)
+
+
+@dataclass
+class _Compiled:
+    sql: str
+    params: tuple[Any, ...]
+    # Positions in `params` that take each argument's value.
+    slots: tuple[tuple[int, str], ...]
+    types: dict[str, type]
+    # The compiler that compiled it: what it worked out about the columns (which model and
+    # field each fills, the annotations) is what the iterables read to build the rows.
+    compiler: SQLCompiler
+    queryset: QuerySet[Any, Any]
+
+    def compiler_for(self, query: Query, connection: Any, params: tuple[Any, ...]) -> SQLCompiler:
+        replaying = _replaying_class(type(self.compiler))
+        compiler = replaying.__new__(replaying)
+        compiler.__dict__.update(self.compiler.__dict__)
+        compiler.query = query
+        compiler.connection = connection
+        compiler.replay_sql = self.sql  # type: ignore[attr-defined]
+        compiler.replay_params = params  # type: ignore[attr-defined]
+        return compiler
+
+
+_REPLAYING: dict[type, type] = {}
+
+
+def _replaying_class(compiler_class: type[SQLCompiler]) -> type[SQLCompiler]:
+    # A subclass of the backend's own compiler, so everything but as_sql stays the backend's.
+    replaying = _REPLAYING.get(compiler_class)
+    if replaying is None:
+
+        def as_sql(self, with_limits=True, with_col_aliases=False):
+            return self.replay_sql, self.replay_params
+
+        replaying = type(
+            f"Replaying{compiler_class.__name__}", (compiler_class,), {"as_sql": as_sql}
+        )
+        _REPLAYING[compiler_class] = replaying
+    return replaying
+
+
+class PreparedQuery(Generic[Row]):
+    """A queryset with a fixed shape, compiled once per process and database alias."""
+
+    def __init__(self, build: Callable[..., QuerySet[Any, Row]]) -> None:
+        self._build = build
+        self._names = tuple(inspect.signature(build).parameters)
+        self._compiled: dict[str, _Compiled] = {}
+        self._model: type[Model] | None = None
+
+    def list(self, **values: int | str) -> list[Row]:
+        """Every row, as the queryset would return them."""
+        queryset = self._queryset(values)
+        return [] if queryset is None else list(queryset)
+
+    def first(self, **values: int | str) -> Row | None:
+        """The first row, or None. Order the queryset if it can return several."""
+        rows = self.list(**values)
+        return rows[0] if rows else None
+
+    def _queryset(self, values: dict[str, int | str]) -> QuerySet[Any, Row] | None:
+        """The compiled queryset with `values` in place, or None when it can match nothing."""
+        if set(values) != set(self._names):
+            raise TypeError(f"expected the values {sorted(self._names)}, got {sorted(values)}")
+        alias = router.db_for_read(self._model) if self._model is not None else None
+        compiled = self._compiled.get(alias) if alias is not None else None
+        if compiled is None:
+            compiled = self._compile(values)
+        if any(type(v) is int and abs(v) > _LARGEST_INT for v in values.values()):
+            return None
+        params = list(compiled.params)
+        for position, name in compiled.slots:
+            value = values[name]
+            # bool is an int, but not one a column of ids takes; a str id is another query.
+            if type(value) is not compiled.types[name]:
+                raise TypeError(
+                    f"{name}={value!r}: expected {compiled.types[name].__name__}, as compiled"
+                )
+            params[position] = value
+        queryset = compiled.queryset._chain()  # type: ignore[attr-defined]
+        queryset.query.replay_params = tuple(params)
+        return queryset
+
+    def _compile(self, values: dict[str, int | str]) -> _Compiled:
+        for name, value in values.items():
+            if type(value) not in (int, str):
+                raise TypeError(f"{name}={value!r}: a prepared query takes int and str values")
+        # Compiled twice, with two sets of stand-ins: the parameters that differ are the
+        # values' places, whatever constants the statement also holds.
+        first, second = (self._stand_ins(values, variant) for variant in (0, 1))
+        queryset, compiler, sql, params = self._compiled_with(first)
+        _, _, other_sql, other_params = self._compiled_with(second)
+        if sql != other_sql or len(params) != len(other_params):
+            raise ImproperlyConfigured(
+                f"{self._build!r}: its values change the statement (None, a list's length?): "
+                "a prepared query can only swap values compared as they are"
+            )
+        slots: list[tuple[int, str]] = []
+        for position, (param, other) in enumerate(zip(params, other_params, strict=True)):
+            if param == other:
+                continue
+            found = next((name for name, stand_in in first.items() if param == stand_in), None)
+            if found is None or other != second[found]:
+                raise ImproperlyConfigured(
+                    f"{self._build!r}: a value reaches the SQL changed ({param!r}): a lookup "
+                    "transforms it (icontains, a date part), and a prepared query can only "
+                    "swap values compared as they are"
+                )
+            slots.append((position, found))
+        missing = set(self._names) - {name for _, name in slots}
+        if sql and missing:
+            raise ImproperlyConfigured(
+                f"{self._build!r}: the values {sorted(missing)} do not reach the statement"
+            )
+        query = queryset.query
+        query.__class__ = _ReplayQuery
+        compiled = _Compiled(
+            sql=sql,
+            params=tuple(params),
+            slots=tuple(slots),
+            types={name: type(values[name]) for name in self._names},
+            compiler=compiler,
+            queryset=queryset,
+        )
+        query.replay = compiled  # type: ignore[attr-defined]
+        self._model = queryset.model
+        self._compiled[queryset.db] = compiled
+        return compiled
+
+    def _stand_ins(self, values: dict[str, int | str], variant: int) -> dict[str, int | str]:
+        return {
+            name: _INT_STAND_INS[variant] + index
+            if type(values[name]) is int
+            else _STR_STAND_IN.format(name=name, variant=variant)
+            for index, name in enumerate(self._names)
+        }
+
+    def _compiled_with(
+        self, stand_ins: dict[str, int | str]
+    ) -> tuple[QuerySet[Any, Row], SQLCompiler, str, tuple[Any, ...]]:
+        queryset = self._build(**stand_ins)
+        compiler = queryset.query.get_compiler(queryset.db)
+        try:
+            sql, params = compiler.as_sql()
+        except EmptyResultSet:
+            # Never any rows (filter(pk__in=[])): the compiler's "no SQL" means none.
+            sql, params = "", ()
+        return queryset, compiler, sql, tuple(params)
+
+
+def prefetched(instance: Model, relation: str, rows: list[Any]) -> None:
+    """Hand `rows` to `instance` as its prefetched reverse relation `relation`, as
+    prefetch_related would: `instance.<relation>.all()` then returns them without a query, and
+    each row's foreign key back to `instance` is filled in (`row.request` asks nothing).
+
+    For rows read by a PreparedQuery, which prefetch_related_objects would compile again.
+    """
+    manager = getattr(instance, relation)
+    back = manager.field  # the rows' foreign key to `instance`
+    for row in rows:
+        back.set_cached_value(row, instance)
+    cache = instance.__dict__.setdefault("_prefetched_objects_cache", {})
+    cache.pop(back.remote_field.cache_name, None)  # else get_queryset() hands back the old one
+    queryset = manager.get_queryset()
+    # What Django's prefetch_one_level stores: the results already in the queryset's cache.
+    queryset._result_cache = rows
+    queryset._prefetch_done = True
+    cache[back.remote_field.cache_name] = queryset
