@@ -18,6 +18,7 @@ from django.db.models import Q, QuerySet, Sum
 from procurement.errors import NotFound
 from procurement.models import AuditEntry, User
 from procurement.permissions import allowed
+from procurement.prepared import PreparedQuery
 from sourcing.access import may_receive, may_resolve_invoices, may_see_sourcing, may_source
 from sourcing.models import (
     RECEIVABLE_PO_STATES,
@@ -249,4 +250,45 @@ def po_history(po: PurchaseOrder) -> list[HistoryRow]:
             to_label=str(labels.get(entry.to_state, "")),
         )
         for entry in entries.order_by("created_at", "id")
+    ]
+
+
+@dataclass(frozen=True)
+class RequestOrder:
+    """A purchase order as the page of the request it orders lists it."""
+
+    id: int
+    number: str
+    vendor: str  # Vendor.__str__: its legal name
+    state: str
+    state_label: str
+    currency: str
+    total: Decimal
+
+
+# Asked on the page of every submitted request: compiled once (procurement/prepared.py), the
+# vendor's name joined rather than read per order.
+_ORDERS_OF_REQUEST: PreparedQuery[tuple[Any, ...]] = PreparedQuery(
+    lambda request_id: PurchaseOrder.objects.filter(request_id=request_id).values_list(
+        "id", "number", "vendor__legal_name", "state", "currency", "total"
+    )
+)
+
+
+def purchase_orders_of_request(*, request_id: int) -> list[RequestOrder]:
+    """The request's purchase orders, newest first. The caller decides who may see them
+    (sourcing.panels.purchase_orders_panel: as _visible_q, the requester and sourcing roles)."""
+    return [
+        RequestOrder(
+            id=pk,
+            number=number,
+            vendor=vendor,
+            state=state,
+            state_label=PoState(state).label,
+            currency=currency,
+            total=total,
+        )
+        for pk, number, vendor, state, currency, total in _ORDERS_OF_REQUEST.list(
+            request_id=request_id
+        )
     ]
