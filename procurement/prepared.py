@@ -42,7 +42,9 @@ Row = TypeVar("Row")
 # column, a small one's too: Django compiles an exact lookup on a value out of its column's
 # range to "no rows", without SQL, which would then be all a replay could return.
 _INT_STAND_INS = (12_345, 23_456)
-_STR_STAND_IN = "\x1fprepared-query:{name}:{variant}\x1f"
+# With LIKE's special characters: a lookup that escapes them (iexact on SQLite, contains) then
+# changes the stand-in, and is refused, whatever the argument's name.
+_STR_STAND_IN = "\x1fprepared-query%_\\{name}:{variant}\x1f"
 # An exact lookup on an integer beyond 64 bits matches nothing (and SQLite refuses it).
 _LARGEST_INT = 2**63 - 1
 
@@ -135,15 +137,15 @@ class PreparedQuery(Generic[Row]):
             compiled = self._compile(values)
         if any(type(v) is int and abs(v) > _LARGEST_INT for v in values.values()):
             return None
-        params = list(compiled.params)
-        for position, name in compiled.slots:
-            value = values[name]
+        for name, value in values.items():
             # bool is an int, but not one a column of ids takes; a str id is another query.
             if type(value) is not compiled.types[name]:
                 raise TypeError(
                     f"{name}={value!r}: expected {compiled.types[name].__name__}, as compiled"
                 )
-            params[position] = value
+        params = list(compiled.params)
+        for position, name in compiled.slots:
+            params[position] = values[name]
         queryset = compiled.queryset._chain()  # type: ignore[attr-defined]
         queryset.query.replay_params = tuple(params)
         return queryset

@@ -1,0 +1,277 @@
+"""A prepared query returns what its queryset returns, compiled once and replayed with new values.
+
+Every test builds its own PreparedQuery, so that none replays SQL another test compiled.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.contrib.auth.backends import ModelBackend
+from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
+from django.contrib.sessions.models import Session
+from django.core.exceptions import ImproperlyConfigured
+from django.db import connection
+from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet
+from django.db.models.sql.compiler import SQLCompiler
+from django.utils import timezone
+
+from procurement.auth import UserBackend
+from procurement.models import User
+from procurement.prepared import PreparedQuery
+from procurement.sessions import SessionStore
+from requests.models import Comment, PurchaseRequest
+from tests.factories import PurchaseRequestFactory
+
+pytestmark = pytest.mark.django_db
+
+# The shapes of queryset a prepared query replays, each by the id of a user.
+SHAPES: dict[str, Callable[..., QuerySet[Any, Any]]] = {
+    "select_related": lambda uid: (
+        PurchaseRequest.objects.select_related("requester").filter(requester_id=uid).order_by("pk")
+    ),
+    "exists": lambda uid: PurchaseRequest.objects.annotate(
+        has_their_comment=Exists(Comment.objects.filter(request=OuterRef("pk"), author_id=uid))
+    ).order_by("pk"),
+    "values": lambda uid: (
+        PurchaseRequest.objects.filter(requester_id=uid)
+        .values("pk", "title", "requester__username")
+        .order_by("pk")
+    ),
+    "values_list_flat": lambda uid: (
+        PurchaseRequest.objects.filter(requester_id=uid)
+        .order_by("pk")
+        .values_list("title", flat=True)
+    ),
+}
+
+
+def with_line_items(uid: int) -> QuerySet[PurchaseRequest]:
+    return PurchaseRequest.objects.prefetch_related("line_items").filter(requester_id=uid)
+
+
+@pytest.fixture
+def requests_of_three(org: Any) -> None:
+    """Two requests of Alice's (one the head commented on), one of Otto's, one of the head's."""
+    alices = PurchaseRequestFactory.create(requester=org.requester, line_items=2)
+    PurchaseRequestFactory.create(requester=org.requester)
+    ottos = PurchaseRequestFactory.create(requester=org.outsider)
+    PurchaseRequestFactory.create(requester=org.head, line_items=3)
+    Comment.objects.create(request=alices, author=org.head, body="Which model?")
+    Comment.objects.create(request=ottos, author=org.outsider, body="Urgent, please.")
+
+
+@pytest.fixture
+def compilations(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The queries compiled to SQL from now on (a replaying compiler compiles nothing)."""
+    compiled: list[str] = []
+    as_sql = SQLCompiler.as_sql
+
+    def counting_as_sql(self: SQLCompiler, *args: Any, **kwargs: Any) -> Any:
+        if not type(self).__name__.startswith("Replaying"):
+            compiled.append(type(self).__name__)
+        return as_sql(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLCompiler, "as_sql", counting_as_sql)
+    return compiled
+
+
+def comparable(rows: list[Any]) -> list[Any]:
+    """Rows as plain values: a model instance by its fields and annotations."""
+    return [
+        {k: v for k, v in vars(row).items() if k != "_state"} if isinstance(row, Model) else row
+        for row in rows
+    ]
+
+
+@pytest.mark.parametrize("build", SHAPES.values(), ids=SHAPES.keys())
+def test_it_returns_the_rows_the_queryset_returns(requests_of_three, org, build):
+    prepared = PreparedQuery(build)
+
+    assert comparable(prepared.list(uid=org.requester.pk)) == comparable(
+        list(build(uid=org.requester.pk))
+    )
+    assert comparable([prepared.first(uid=org.requester.pk)]) == comparable(
+        [build(uid=org.requester.pk).first()]
+    )
+
+
+@pytest.mark.parametrize("build", SHAPES.values(), ids=SHAPES.keys())
+def test_it_replays_other_values_without_compiling_again(
+    requests_of_three, org, compilations, build
+):
+    prepared = PreparedQuery(build)
+    alices = prepared.list(uid=org.requester.pk)
+    assert compilations, "the first call compiles the queryset"
+
+    compilations.clear()
+    ottos = prepared.list(uid=org.outsider.pk)
+    first_of_ottos = prepared.first(uid=org.outsider.pk)
+    assert compilations == []
+
+    assert comparable(ottos) == comparable(list(build(uid=org.outsider.pk)))
+    assert comparable([first_of_ottos]) == comparable([build(uid=org.outsider.pk).first()])
+    assert comparable(ottos) != comparable(alices)
+
+
+def test_it_loads_the_select_related_object_in_the_same_query(
+    requests_of_three, org, django_assert_num_queries
+):
+    build = SHAPES["select_related"]
+    prepared = PreparedQuery(build)
+
+    for user in (org.requester, org.outsider):  # compiled, then replayed
+        with django_assert_num_queries(1):
+            rows = prepared.list(uid=user.pk)
+            requesters = [(row.requester.pk, row.requester.username) for row in rows]
+        assert requesters == [(row.requester.pk, row.requester.username) for row in build(user.pk)]
+
+
+def test_it_does_the_prefetch_before_returning(
+    requests_of_three, org, django_assert_num_queries, compilations
+):
+    prepared = PreparedQuery(with_line_items)
+    prepared.list(uid=org.head.pk)
+
+    for user in (org.requester, org.outsider):
+        compilations.clear()
+        with django_assert_num_queries(2):
+            rows = prepared.list(uid=user.pk)
+        assert len(compilations) == 1, "only the prefetch's own query is compiled"
+        with django_assert_num_queries(0):
+            lines = {row.pk: list(row.line_items.all()) for row in rows}
+        expected = {row.pk: list(row.line_items.all()) for row in with_line_items(user.pk)}
+        assert lines == expected
+
+
+def test_it_swaps_a_value_used_twice_in_both_places(requests_of_three, org):
+    def build(uid):
+        return PurchaseRequest.objects.filter(
+            Q(requester_id=uid) | Q(department__head_id=uid)
+        ).order_by("pk")
+
+    prepared = PreparedQuery(build)
+    heads = list(build(org.head.pk))
+    assert {row.requester for row in heads} == {org.head, org.requester}, "both sides match"
+
+    for user in (org.head, org.outsider, org.requester, org.head):
+        assert prepared.list(uid=user.pk) == list(build(user.pk))
+
+
+def test_it_refuses_a_value_of_another_type_than_the_first_calls(org):
+    prepared = PreparedQuery(lambda pk: User.objects.filter(pk=pk))
+    assert prepared.first(pk=org.requester.pk) == org.requester
+
+    with pytest.raises(TypeError):
+        prepared.first(pk=str(org.outsider.pk))
+    with pytest.raises(TypeError):
+        prepared.first(pk=True)
+    assert prepared.first(pk=org.outsider.pk) == org.outsider
+
+
+def test_it_refuses_a_bool_or_a_float_on_the_first_call(org):
+    for value in (True, 1.0):
+        with pytest.raises(TypeError):
+            PreparedQuery(lambda pk: User.objects.filter(pk=pk)).first(pk=value)
+
+
+@pytest.mark.parametrize("values", [{}, {"id": 1}, {"pk": 1, "id": 1}])
+def test_it_refuses_other_names_than_the_build_functions(org, values):
+    prepared = PreparedQuery(lambda pk: User.objects.filter(pk=pk))
+    with pytest.raises(TypeError):
+        prepared.first(**values)
+
+
+def test_it_refuses_a_lookup_that_changes_the_value_and_says_which(org):
+    prepared = PreparedQuery(lambda text: PurchaseRequest.objects.filter(title__icontains=text))
+    with pytest.raises(ImproperlyConfigured, match=r"\(.*text.*\)"):
+        prepared.list(text="Laptops")
+
+
+def test_it_refuses_a_value_escaped_for_like_whatever_the_arguments_name(org):
+    # SQLite compiles iexact to LIKE and escapes "_" and "%" in the value; replaying a value
+    # unescaped would make them wildcards ("a_b" matching "axb").
+    User.objects.create(username="axb")
+
+    def build(name):
+        return User.objects.filter(username__iexact=name)
+
+    prepared = PreparedQuery(build)
+    if connection.vendor == "sqlite":
+        with pytest.raises(ImproperlyConfigured):
+            prepared.list(name="a_b")
+    else:  # PostgreSQL: UPPER(username) = UPPER(%s), the value as it is
+        assert prepared.list(name="a_b") == list(build("a_b")) == []
+        assert prepared.list(name="AXB") == list(build("AXB")) != []
+
+
+def test_it_returns_nothing_for_a_queryset_that_can_never_match(requests_of_three, org):
+    def build(uid):
+        return PurchaseRequest.objects.filter(pk__in=[]).filter(requester_id=uid)
+
+    prepared = PreparedQuery(build)
+    for user in (org.requester, org.outsider):
+        assert prepared.list(uid=user.pk) == list(build(user.pk)) == []
+        assert prepared.first(uid=user.pk) is None
+    with pytest.raises(TypeError):
+        prepared.list(uid=str(org.requester.pk))
+
+
+def saved_session(data: dict[str, Any]) -> str:
+    store = SessionStore()
+    store.update(data)
+    store.save()
+    assert store.session_key is not None
+    return store.session_key
+
+
+def test_it_loads_a_saved_session():
+    keys = {name: saved_session({"name": name}) for name in ("alice", "otto")}
+
+    for name, key in keys.items():
+        loaded = SessionStore(key)
+        assert loaded.load() == DatabaseSessionStore(key).load() == {"name": name}
+        assert loaded.session_key == key
+
+
+def test_it_loads_an_expired_session_as_empty_and_drops_its_key():
+    key = saved_session({"name": "alice"})
+    Session.objects.filter(session_key=key).update(
+        expire_date=timezone.now() - dt.timedelta(seconds=1)
+    )
+
+    loaded = SessionStore(key)
+    assert loaded.load() == DatabaseSessionStore(key).load() == {}
+    assert loaded.session_key is None
+
+
+def test_it_loads_a_missing_session_as_empty():
+    saved_session({"name": "alice"})
+
+    loaded = SessionStore("no-such-session-key-0123456789")
+    assert loaded.load() == {}
+    assert loaded.session_key is None
+
+
+def test_it_gets_the_signed_in_user(org):
+    for user in (org.requester, org.outsider):
+        assert UserBackend().get_user(user.pk) == ModelBackend().get_user(user.pk) == user
+
+
+def test_it_gets_no_inactive_user(org):
+    org.requester.is_active = False
+    org.requester.save(update_fields=["is_active"])
+
+    assert UserBackend().get_user(org.requester.pk) is None
+    assert ModelBackend().get_user(org.requester.pk) is None
+    assert UserBackend().get_user(org.outsider.pk) == org.outsider
+
+
+def test_it_gets_no_user_for_a_missing_id(org):
+    missing = User.objects.aggregate(last=Max("pk"))["last"] + 1
+
+    assert UserBackend().get_user(missing) is None
+    assert ModelBackend().get_user(missing) is None
