@@ -26,7 +26,7 @@ from celery.schedules import crontab
 from procurement.celery import OnceScheduler, beat_period
 from procurement.celery import app as celery_app
 from procurement.models import TaskOutbox
-from procurement.outbox import enqueue_periodic
+from procurement.outbox import enqueue_periodic, outbox_relay
 from sourcing.rfq_tasks import close_due_rfqs
 from tests.processes import (
     celery_publishing_to,
@@ -118,9 +118,8 @@ def test_a_beat_started_after_one_was_killed_queues_the_next_period_at_once(
     tmp_path: Path,
 ) -> None:
     port = free_port()
-    env = environment(
-        broker_url=f"redis://127.0.0.1:{port}/0", var_dir=tmp_path / "var", mail=tmp_path / "mail"
-    )
+    broker_url = f"redis://127.0.0.1:{port}/0"
+    env = environment(broker_url=broker_url, var_dir=tmp_path / "var", mail=tmp_path / "mail")
     logs = [tmp_path / "beat-1.log", tmp_path / "beat-2.log"]
 
     with redis_server(port, log=tmp_path / "redis.log") as broker:
@@ -134,6 +133,10 @@ def test_a_beat_started_after_one_was_killed_queues_the_next_period_at_once(
             # Beat and all it started, at once, as when its host dies: no clean-up code runs.
             os.killpg(first.pid, signal.SIGKILL)
             first.wait(timeout=10)
+        # What the dead beat may have left: the row of the period it was queuing, written but
+        # not yet published. The relay publishes it (run here as `relay_outbox` would).
+        with celery_publishing_to(broker_url):
+            assert not outbox_relay(min_age=dt.timedelta(0)).broker_error
         before = _heartbeat_runs()
 
         with running(_beat(tmp_path, 2), env=env, log=logs[1]) as second:
@@ -148,7 +151,11 @@ def test_a_beat_started_after_one_was_killed_queues_the_next_period_at_once(
 
     runs = TaskOutbox.objects.filter(key__startswith="beat:heartbeat:")
     assert not runs.filter(published_at=None).exists()
-    assert messages == runs.count() >= before + 3
+    assert runs.count() >= before + 3
+    # One message per run, and at most one more: a beat killed after handing a run to Redis
+    # but before its mark committed leaves the row for the relay, which sends it again (the
+    # task's idempotency key makes that second delivery a no-op).
+    assert runs.count() <= messages <= runs.count() + 1
     assert _refused(logs[1]) == 0  # nothing the dead beat left stood in its way
 
 
