@@ -116,6 +116,8 @@ TEMPLATES = [
         "DIRS": [BASE_DIR / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
+            # {% state_badge %} on every page without a {% load %} (procurement/templatetags).
+            "builtins": ["procurement.templatetags.badges"],
             "context_processors": [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",

@@ -174,7 +174,7 @@ def test_it_lists_with_the_same_number_of_queries_for_5_or_50_rows(
 TEMPLATE_ROW = """{% for pr in requests %}<tr>
 <td class="nowrap" data-label="Reference"><a href="{% url 'requests:detail' pr.pk %}">{{ pr.reference }}</a></td>
 <td data-label="Title"><a href="{% url 'requests:detail' pr.pk %}" tabindex="-1" class="title-link">{{ pr.title }}</a></td>
-<td data-label="State">{% include "includes/state_badge.html" with state=pr.state label=pr.get_state_display %}</td>
+<td data-label="State">{% state_badge pr.state pr.get_state_display %}</td>
 <td class="num nowrap" data-label="Total">{{ pr.total|floatformat:"2g" }} {{ pr.currency }}</td>
 <td class="nowrap" data-label="Needed by">{{ pr.needed_by|date:"j M Y" }}</td>
 <td data-label="Requester">{{ pr.requester }}</td>
