@@ -14,8 +14,12 @@ from django.template.loader import render_to_string
 
 from procurement.audit_chain import audit_chain_seal
 from procurement.models import AuditEntry, SentEmail, User
+from procurement.prepared import PreparedInsert
 
 logger = logging.getLogger(__name__)
+
+# Every state change writes one or two: compiled once (procurement/prepared.py).
+_AUDIT_ENTRY_INSERT = PreparedInsert(AuditEntry)
 
 
 def audit_record(
@@ -35,7 +39,7 @@ def audit_record(
     against the row locks a service takes after writing its entry. Until then the entry
     is complete but for its chain fields; the append-only trigger guards it all along.
     """
-    entry = AuditEntry.objects.create(
+    entry = _AUDIT_ENTRY_INSERT.create(
         content_type=ContentType.objects.get_for_model(target),
         object_id=target.pk,
         actor=actor,

@@ -1,4 +1,5 @@
-"""A prepared query returns what its queryset returns, compiled once and replayed with new values.
+"""A prepared query returns what its queryset returns, compiled once and replayed with new values;
+a prepared insert writes the row create() writes.
 
 Every test builds its own PreparedQuery, so that none replays SQL another test compiled.
 """
@@ -11,17 +12,21 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection
-from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet
-from django.db.models.sql.compiler import SQLCompiler
+from django.db import connection, transaction
+from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Upper
+from django.db.models.signals import post_save
+from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from procurement.auth import UserBackend
-from procurement.models import User
-from procurement.prepared import PreparedQuery
+from procurement.models import AuditEntry, TaskOutbox, User
+from procurement.prepared import PreparedInsert, PreparedQuery
 from procurement.sessions import SessionStore
 from requests.models import Comment, PurchaseRequest
 from tests.factories import PurchaseRequestFactory
@@ -275,3 +280,100 @@ def test_it_gets_no_user_for_a_missing_id(org):
 
     assert UserBackend().get_user(missing) is None
     assert ModelBackend().get_user(missing) is None
+
+
+# --- PreparedInsert -----------------------------------------------------------------------
+
+
+def audit_values(org: Any, **changes: Any) -> dict[str, Any]:
+    values = {
+        "content_type": ContentType.objects.get_for_model(User),
+        "object_id": org.requester.pk,
+        "actor": org.manager,
+        "action": "approved_step",
+        "from_state": "pending",
+        "to_state": "approved",
+        "comment": "Line manager: fine %s ' \" \\ ünïcode",
+    }
+    return {**values, **changes}
+
+
+def stored(entry: AuditEntry) -> dict[str, Any]:
+    """What the database holds for the entry, by column, but its id and time."""
+    row = AuditEntry.objects.filter(pk=entry.pk).values().get()
+    return {name: value for name, value in row.items() if name not in ("id", "created_at")}
+
+
+def test_it_writes_the_row_create_writes(org):
+    before = timezone.now()
+    prepared = PreparedInsert(AuditEntry).create(**audit_values(org))
+    by_orm = AuditEntry.objects.create(**audit_values(org))
+
+    assert prepared.pk is not None
+    assert prepared.pk != by_orm.pk
+    assert stored(prepared) == stored(by_orm)
+    assert stored(prepared)["comment"] == "Line manager: fine %s ' \" \\ ünïcode"
+    # auto_now_add is filled in, on the instance as in the row.
+    assert before <= prepared.created_at <= timezone.now()
+    assert AuditEntry.objects.get(pk=prepared.pk).created_at == prepared.created_at
+    assert not prepared._state.adding
+    assert prepared._state.db == "default"
+
+
+def test_it_compiles_once_and_writes_each_call_with_its_own_values(org, monkeypatch):
+    insert = PreparedInsert(TaskOutbox)
+    insert.create(task="first", args=[1], kwargs={}, options={})
+    compiled: list[str] = []
+    original = SQLInsertCompiler.as_sql
+    monkeypatch.setattr(
+        SQLInsertCompiler, "as_sql", lambda self: compiled.append("x") or original(self)
+    )
+    with CaptureQueriesContext(connection) as queries:
+        second = insert.create(
+            task="second", args=[2, "two"], kwargs={"to": "ünï"}, options={"headers": {"a": "b"}}
+        )
+
+    assert compiled == []
+    assert len(queries) == 1
+    assert TaskOutbox.objects.values_list("task", "args", "kwargs", "options").get(
+        pk=second.pk
+    ) == ("second", [2, "two"], {"to": "ünï"}, {"headers": {"a": "b"}})
+    assert list(TaskOutbox.objects.order_by("pk").values_list("task", flat=True)) == [
+        "first",
+        "second",
+    ]
+
+
+def test_it_refuses_an_expression_and_writes_nothing(org):
+    insert = PreparedInsert(AuditEntry)
+    insert.create(**audit_values(org))
+
+    with pytest.raises(TypeError, match="comment"):
+        insert.create(**audit_values(org, comment=Upper(Value("fine"))))
+    assert AuditEntry.objects.count() == 1
+
+
+def test_it_refuses_a_model_whose_saves_a_receiver_listens_to(org):
+    def receiver(**kwargs: Any) -> None:
+        pass
+
+    post_save.connect(receiver, sender=TaskOutbox)
+    try:
+        with pytest.raises(ImproperlyConfigured, match="post_save"):
+            PreparedInsert(TaskOutbox).create(task="t", args=[], kwargs={}, options={})
+    finally:
+        post_save.disconnect(receiver, sender=TaskOutbox)
+    assert not TaskOutbox.objects.exists()
+
+
+def test_it_is_rolled_back_with_the_transaction(org):
+    insert = PreparedInsert(TaskOutbox)
+
+    def failing_change() -> None:
+        with transaction.atomic():
+            insert.create(task="t", args=[], kwargs={}, options={})
+            raise RuntimeError("the change fails after its row was written")
+
+    with pytest.raises(RuntimeError):
+        failing_change()
+    assert not TaskOutbox.objects.exists()
