@@ -38,7 +38,7 @@ from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
 from procurement.models import User
 from procurement.outbox import enqueue
 from procurement.permissions import require
-from procurement.prepared import PreparedQuery
+from procurement.prepared import PreparedInsert, PreparedQuery, prepared_save
 from procurement.services import audit_record
 from requests.models import CENT, PurchaseRequest, RequestState
 from requests.services import (
@@ -450,6 +450,14 @@ _ROUND_OF_STEP_LOCKED: PreparedQuery[ApprovalStep] = PreparedQuery(
 )
 
 
+# order_by(): the default ordering, by step as steps sort, would join the request.
+_ROUND_ASSIGNMENTS: PreparedQuery[StepApprover] = PreparedQuery(
+    lambda request_id, round_number: StepApprover.objects.filter(
+        step__request_id=request_id, step__round=round_number
+    ).order_by()
+)
+
+
 def _request_of_step_locked(step_id: int) -> PurchaseRequest:
     """The step's request, locked (lock it before any step row: the one order every writer
     uses); NotFound when there is no such step."""
@@ -524,11 +532,9 @@ def _decide_locked(
     # whether `by` decided another step (one decision per person). The step's others say
     # whether anyone else is still asked (when nobody is, as with one approver, no UPDATE
     # marks them not needed: ~0.8 ms of Python less). Read under the locks every writer of
-    # an assignment takes first; by the round's step ids, read already, so no join (and
-    # order_by(): the default ordering, by step as steps sort, would join the request).
-    assignments = list(
-        StepApprover.objects.filter(step_id__in=[other.pk for other in round_steps]).order_by()
-    )
+    # an assignment takes first; by the round (its request and number) rather than the
+    # step ids read already, so the statement has one shape and is compiled once.
+    assignments = _ROUND_ASSIGNMENTS.list(request_id=request.pk, round_number=step.round)
     mine = [row for row in assignments if row.approver_id == by.pk]
     assignment = next((row for row in mine if row.step_id == step.pk), None)
     step.approvers_named = {by.pk: assignment is not None}
@@ -565,7 +571,9 @@ def _decide_locked(
     assignment.decision = DECISION_OF_ACTION[action]
     assignment.decided_at = now
     assignment.comment = comment
-    assignment.save(update_fields=["decision", "decided_at", "comment"])
+    # Saved as save(update_fields=...) would, with its UPDATE built once (as the step's and the
+    # request's below): every decision writes these three rows.
+    prepared_save(assignment, update_fields=["decision", "decided_at", "comment"])
     # A delegate's decision is recorded as theirs, on behalf of the approver they stand in for.
     behalf = f" (on behalf of {assignment.on_behalf_of})" if assignment.on_behalf_of_id else ""
     if action == "approve":
@@ -585,7 +593,7 @@ def _decide_locked(
                 return  # the step waits for more of its group
         step.approve()
         step.decided_by = by
-        step.save(update_fields=DECIDED_STEP_FIELDS)
+        prepared_save(step, update_fields=DECIDED_STEP_FIELDS, where={"state": StepState.PENDING})
         # The others still asked to decide this step are no longer needed.
         if any(
             row.step_id == step.pk and row.pk != assignment.pk and row.decision == Decision.PENDING
@@ -624,9 +632,14 @@ def _decide_locked(
     else:
         step.request_changes()
     step.decided_by = by
-    step.save(update_fields=DECIDED_STEP_FIELDS)
+    prepared_save(step, update_fields=DECIDED_STEP_FIELDS, where={"state": StepState.PENDING})
     # The request leaves approval; purchase_request_apply tells the workflow, which closes the route.
     purchase_request_apply(request=request, by=by, action=action, comment=f"{comment}{behalf}")
+
+
+_APPROVED_TOTAL_UPSERT = PreparedInsert(
+    ApprovedTotal, update_fields=["total", "approved_at"], unique_fields=["request"]
+)
 
 
 class ApprovalWorkflow:
@@ -649,12 +662,10 @@ class ApprovalWorkflow:
             approval_route_close(request=request)
         if request.state == RequestState.APPROVED:
             # What was approved: an amendment is measured against it (re-approval).
-            # One upsert statement (update_or_create took six, with its savepoints).
-            ApprovedTotal.objects.bulk_create(
-                [ApprovedTotal(request=request, total=request.total, approved_at=timezone.now())],
-                update_conflicts=True,
-                unique_fields=["request"],
-                update_fields=["total", "approved_at"],
+            # One upsert statement (update_or_create took six, with its savepoints), compiled
+            # once (bulk_create's update_conflicts compiled it on every approval).
+            _APPROVED_TOTAL_UPSERT.create(
+                request=request, total=request.total, approved_at=timezone.now()
             )
 
     def refusal(self, request: PurchaseRequest, user: User) -> Conflict | None:

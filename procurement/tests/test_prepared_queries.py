@@ -1,5 +1,5 @@
 """A prepared query returns what its queryset returns, compiled once and replayed with new values;
-a prepared insert writes the row create() writes.
+a prepared insert writes the row create() writes, a prepared save the columns save() writes.
 
 Every test builds its own PreparedQuery, so that none replays SQL another test compiled.
 """
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -16,17 +17,19 @@ from django.contrib.contenttypes.models import ContentType
 from django.contrib.sessions.backends.db import SessionStore as DatabaseSessionStore
 from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet, Value
 from django.db.models.functions import Upper
 from django.db.models.signals import post_save
 from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
+from django_fsm import ConcurrentTransition
 
+from approvals.models import ApprovedTotal
 from procurement.auth import UserBackend
 from procurement.models import AuditEntry, TaskOutbox, User
-from procurement.prepared import PreparedInsert, PreparedQuery
+from procurement.prepared import PreparedInsert, PreparedQuery, prepared_save
 from procurement.sessions import SessionStore
 from requests.models import Comment, PurchaseRequest
 from tests.factories import PurchaseRequestFactory
@@ -377,3 +380,94 @@ def test_it_is_rolled_back_with_the_transaction(org):
     with pytest.raises(RuntimeError):
         failing_change()
     assert not TaskOutbox.objects.exists()
+
+
+# --- prepared_save ------------------------------------------------------------------------
+
+
+def test_a_prepared_save_writes_the_fields_named_and_nothing_else(org):
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    stamped_before = request.updated_at
+    request.title = "Docking stations"
+    request.justification = "not written: not among the fields"
+    request.submit()
+
+    with CaptureQueriesContext(connection) as queries:
+        prepared_save(request, update_fields=["title", "state", "submitted_at", "updated_at"])
+
+    assert len(queries) == 1
+    stored_request = PurchaseRequest.objects.get(pk=request.pk)
+    assert (stored_request.title, stored_request.state) == ("Docking stations", "submitted")
+    assert stored_request.submitted_at == request.submitted_at is not None
+    assert stored_request.justification == "Three new engineers start next month."
+    # auto_now is stamped, as save() stamps it, on the row and the instance.
+    assert stored_request.updated_at == request.updated_at > stamped_before
+
+
+def test_a_prepared_save_takes_a_foreign_keys_name_or_attname(org):
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    request.requester = org.manager
+    prepared_save(request, update_fields=["requester"])
+    assert PurchaseRequest.objects.get(pk=request.pk).requester_id == org.manager.pk
+
+    request.requester_id = org.outsider.pk
+    prepared_save(request, update_fields=["requester_id"])
+    assert PurchaseRequest.objects.get(pk=request.pk).requester_id == org.outsider.pk
+
+
+def test_a_guarded_save_refuses_a_row_whose_state_changed_meanwhile(org):
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    PurchaseRequest.objects.filter(pk=request.pk).update(state="cancelled")  # another writer
+    request.submit()
+
+    with pytest.raises(ConcurrentTransition):
+        prepared_save(request, update_fields=["state"], where={"state": "draft"})
+    assert PurchaseRequest.objects.get(pk=request.pk).state == "cancelled"
+
+
+def test_after_a_guarded_save_the_instance_saves_again_as_the_orm_would(org):
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    request.submit()
+    prepared_save(request, update_fields=["state"], where={"state": "draft"})
+
+    # django-fsm's own guard moved on to "submitted": its save() does not refuse the row.
+    request.start_approval()
+    request.save(update_fields=["state"])
+    assert PurchaseRequest.objects.get(pk=request.pk).state == "pending_approval"
+
+
+def test_a_prepared_save_of_a_row_that_is_gone_raises_as_save_does(org):
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    PurchaseRequest.objects.filter(pk=request.pk).delete()
+    request.title = "Gone"
+    with pytest.raises(DatabaseError, match="did not affect any rows"):
+        prepared_save(request, update_fields=["title"])
+
+
+def test_a_prepared_save_refuses_expressions_and_fields_that_are_no_column(org):
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    request.title = Upper(Value("laptops"))
+    with pytest.raises(TypeError, match="title"):
+        prepared_save(request, update_fields=["title"])
+    with pytest.raises(ImproperlyConfigured, match="line_items"):
+        prepared_save(request, update_fields=["line_items"])
+    assert PurchaseRequest.objects.get(pk=request.pk).title.startswith("Laptops for")
+
+
+def test_a_prepared_upsert_writes_a_row_then_overwrites_it(org):
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    upsert = PreparedInsert(
+        ApprovedTotal, update_fields=["total", "approved_at"], unique_fields=["request"]
+    )
+    first = timezone.now() - dt.timedelta(days=1)
+    upsert.create(request=request, total=Decimal("100.00"), approved_at=first)
+    upsert.create(request=request, total=Decimal("250.50"), approved_at=first + dt.timedelta(1))
+
+    assert list(ApprovedTotal.objects.values_list("request_id", "total", "approved_at")) == [
+        (request.pk, Decimal("250.50"), first + dt.timedelta(1))
+    ]
+
+
+def test_an_upsert_names_both_its_update_and_its_unique_fields():
+    with pytest.raises(ImproperlyConfigured, match="both"):
+        PreparedInsert(ApprovedTotal, update_fields=["total"])
