@@ -25,8 +25,6 @@ from approvals.tokens import (
     DeadLink,
     LiveLink,
     decision_link_check,
-    decision_link_needs_signin,
-    email_signin_limit,
     signin_url,
 )
 from procurement.errors import Conflict, InvalidInput, NotAllowed, NotFound
@@ -61,14 +59,14 @@ def decision_confirm(request: HttpRequest, token: str) -> HttpResponse:
         # Someone signed in as another person would otherwise decide as the approver
         # while believing they act as themselves.
         return _page(request, "approvals/email_wrong_person.html", link, status=403)
-    if decision_link_needs_signin(request=link.request):
+    if link.needs_signin():
         refused = request.method == "POST"
         return _page(
             request,
             "approvals/email_signin.html",
             link,
             status=403 if refused else 200,
-            limit=email_signin_limit(request=link.request),
+            limit=link.signin_above,
             base_currency=settings.BASE_CURRENCY,
             refused=refused,
         )

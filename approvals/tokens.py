@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
+from django.db.models import Exists, OuterRef, Subquery
 from django.urls import reverse
 
 from approvals.conditions import RequestFacts
@@ -105,6 +106,12 @@ class LiveLink:
     approver: User
     request: PurchaseRequest
     request_version: int
+    # email_signin_limit(request=request), read with the assignment.
+    signin_above: Decimal | None
+
+    def needs_signin(self) -> bool:
+        """decision_link_needs_signin(request=self.request), without reading the limit again."""
+        return _above(self.request, self.signin_above)
 
 
 @dataclass(frozen=True)
@@ -216,6 +223,11 @@ def decision_link_check(*, token: str, deciding: bool = False) -> LiveLink | Dea
         approver=approver,
         request=request,
         request_version=parsed.request_version,
+        signin_above=_limit_of(
+            has_frozen=assignment.signin_frozen,  # type: ignore[attr-defined]
+            frozen=assignment.signin_frozen_above,  # type: ignore[attr-defined]
+            active=assignment.signin_active_above,  # type: ignore[attr-defined]
+        ),
     )
 
 
@@ -240,18 +252,33 @@ def _assignment(*, step_id: int, approver_id: int, related: tuple[str, ...]) -> 
     costs Python time on every request (this and the slimmer reads below took the
     confirmation page from 11 queries to 6). Without the three tables of _REQUEST_FIELDS,
     PostgreSQL plans this in half the time (0.5 ms rather than 1.0-2.5: seven tables).
-    (Not here: email_signin_limit's read. As two subqueries of this query it cost 2.2-2.7 ms
-    more of Python, against 1.0-1.2 ms as a query of its own.)
+    What email_signin_limit reads comes with it, as three subqueries (signin_frozen,
+    signin_frozen_above, signin_active_above): a statement less on every link's page and
+    POST. (Before queries were compiled once, the subqueries' compiling cost more Python than
+    the statement they save.)
     """
     return _ASSIGNMENT_WITH[related].first(step_id=step_id, approver_id=approver_id)
 
 
+# The policy a route no rule made answers to (email_signin_limit).
+_ACTIVE_POLICY = ApprovalPolicy.objects.filter(is_active=True).order_by("pk")
+
+
 def _assignment_with(related: tuple[str, ...]) -> PreparedQuery[StepApprover]:
     prefixed = ["step__request", *(f"step__{name}" for name in related)]
+    frozen = ApprovalStep.objects.filter(
+        request_id=OuterRef("step__request_id"), rule__isnull=False
+    ).order_by("-round")
     return PreparedQuery(
-        lambda step_id, approver_id: StepApprover.objects.select_related(
-            *prefixed, "approver"
-        ).filter(step_id=step_id, approver_id=approver_id)
+        lambda step_id, approver_id: (
+            StepApprover.objects.select_related(*prefixed, "approver")
+            .filter(step_id=step_id, approver_id=approver_id)
+            .annotate(
+                signin_frozen=Exists(frozen),
+                signin_frozen_above=Subquery(frozen.values("rule__policy__email_signin_above")[:1]),
+                signin_active_above=Subquery(_ACTIVE_POLICY.values("email_signin_above")[:1]),
+            )
+        )
     )
 
 
@@ -280,11 +307,7 @@ _FROZEN_SIGNIN_LIMIT: PreparedQuery[tuple[Decimal | None]] = PreparedQuery(
     )
 )
 _ACTIVE_SIGNIN_LIMIT: PreparedQuery[tuple[Decimal | None]] = PreparedQuery(
-    lambda: (
-        ApprovalPolicy.objects.filter(is_active=True)
-        .order_by("pk")
-        .values_list("email_signin_above")[:1]
-    )
+    lambda: _ACTIVE_POLICY.values_list("email_signin_above")[:1]
 )
 
 
@@ -294,11 +317,23 @@ def email_signin_limit(*, request: PurchaseRequest) -> Decimal | None:
     The policy's `email_signin_above` (the policy the request's route was frozen from, else
     the active one), or the APPROVAL_EMAIL_SIGNIN_ABOVE setting when the policy leaves it empty.
     """
-    # One column, not the step, rule and policy rows: every link's page and POST asks this.
-    # A one-element tuple per row, so "no such step" and "a policy without a limit" differ.
-    rows = _FROZEN_SIGNIN_LIMIT.list(request_id=request.pk) or _ACTIVE_SIGNIN_LIMIT.list()
-    if rows and rows[0][0] is not None:
-        above: Decimal = rows[0][0]
+    # One column, not the step, rule and policy rows (a link's check reads it with the
+    # assignment: LiveLink.signin_above). A one-element tuple per row, so "no such step"
+    # and "a policy without a limit" differ.
+    frozen = _FROZEN_SIGNIN_LIMIT.list(request_id=request.pk)
+    if frozen:
+        return _limit_of(has_frozen=True, frozen=frozen[0][0], active=None)
+    active = _ACTIVE_SIGNIN_LIMIT.list()
+    return _limit_of(has_frozen=False, frozen=None, active=active[0][0] if active else None)
+
+
+def _limit_of(
+    *, has_frozen: bool, frozen: Decimal | None, active: Decimal | None
+) -> Decimal | None:
+    """email_signin_limit's rule: the frozen route's policy's limit when the request has a
+    route a rule made, else the active policy's; the setting when that policy has none."""
+    above = frozen if has_frozen else active
+    if above is not None:
         return above
     limit: Decimal | None = settings.APPROVAL_EMAIL_SIGNIN_ABOVE
     return limit
@@ -310,7 +345,10 @@ def decision_link_needs_signin(*, request: PurchaseRequest) -> bool:
     The total is compared in the base currency; when it cannot be converted, the link
     asks to sign in rather than guess.
     """
-    limit = email_signin_limit(request=request)
+    return _above(request, email_signin_limit(request=request))
+
+
+def _above(request: PurchaseRequest, limit: Decimal | None) -> bool:
     if limit is None:
         return False
     try:
