@@ -121,9 +121,9 @@ def outbox_publish(
 
     Each row is locked while it is handed to the broker (select_for_update, skipping rows
     locked already), so two relays never publish one row twice on PostgreSQL. (The process
-    that wrote a row publishes it without this lock, see _publish_written.) The first broker error ends the pass: the
-    broker is down and every other row would fail the same way; the row records the attempt
-    and the error, and stays pending.
+    that wrote a row publishes it without this lock: see _publish_written.) The first broker
+    error ends the pass: the broker is down and every other row would fail the same way; the
+    row records the attempt and the error, and stays pending.
     """
     pending = TaskOutbox.objects.filter(published_at__isnull=True)
     if ids is not None:
