@@ -297,10 +297,12 @@ class PreparedInsert(Generic[M]):
         compiler = compiled.compiler
         params = []
         for field in compiled.fields:
-            value = compiler.pre_save_val(field, obj)
+            # What the compiler's pre_save_val and prepare_value do for a value, with this
+            # thread's connection (the compiler holds the one it compiled with).
+            value = field.pre_save(obj, True)
             if hasattr(value, "resolve_expression"):
                 raise TypeError(f"{field.name}={value!r}: pass a value, not an expression")
-            params.append(compiler.prepare_value(field, value))
+            params.append(field.get_db_prep_save(value, connection=connection))
         row: Sequence[Any]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, (*params, *compiled.returning_params))
@@ -355,6 +357,7 @@ class PreparedInsert(Generic[M]):
         compiler = query.get_compiler(using=using)
         compiler.returning_fields = returning_fields or None
         [(sql, params)] = compiler.as_sql()
+        query.objs = []  # not kept alive by the compiler, which is kept for its converters
         # Every value must be a plain parameter ("%s"), as it is for the ORM's own fields:
         # a field with a placeholder of its own would make the statement depend on it.
         placeholders, _ = compiler.assemble_as_sql(
