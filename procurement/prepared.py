@@ -247,6 +247,21 @@ def prefetched(instance: Model, relation: str, rows: list[Any]) -> None:
     cache[back.remote_field.cache_name] = queryset
 
 
+def _values_to_save(
+    instance: Model, fields: Sequence[Field[Any, Any]], connection: Any, *, adding: bool
+) -> list[Any]:
+    """The parameters save() would write for `fields` of `instance`: each field's pre_save
+    (auto_now, auto_now_add), then get_db_prep_save, with this thread's connection (what the
+    compilers' pre_save_val and prepare_value do for a value that is no expression)."""
+    params = []
+    for field in fields:
+        value = field.pre_save(instance, adding)
+        if hasattr(value, "resolve_expression"):
+            raise TypeError(f"{field.name}={value!r}: pass a value, not an expression")
+        params.append(field.get_db_prep_save(value, connection=connection))
+    return params
+
+
 @dataclass
 class _CompiledInsert:
     sql: str
@@ -295,14 +310,7 @@ class PreparedInsert(Generic[M]):
         compiled = self._compiled.get(using) or self._compile(using, obj)
         connection = connections[using]
         compiler = compiled.compiler
-        params = []
-        for field in compiled.fields:
-            # What the compiler's pre_save_val and prepare_value do for a value, with this
-            # thread's connection (the compiler holds the one it compiled with).
-            value = field.pre_save(obj, True)
-            if hasattr(value, "resolve_expression"):
-                raise TypeError(f"{field.name}={value!r}: pass a value, not an expression")
-            params.append(field.get_db_prep_save(value, connection=connection))
+        params = _values_to_save(obj, compiled.fields, connection, adding=True)
         row: Sequence[Any]
         with connection.cursor() as cursor:
             cursor.execute(compiled.sql, (*params, *compiled.returning_params))
@@ -418,12 +426,7 @@ def prepared_save(
     key = (model, tuple(update_fields), tuple(where), using)
     compiled = _SAVES.get(key) or _compile_save(key)
     connection = connections[using]
-    params = []
-    for field in compiled.fields:
-        value = field.pre_save(instance, False)
-        if hasattr(value, "resolve_expression"):
-            raise TypeError(f"{field.name}={value!r}: pass a value, not an expression")
-        params.append(field.get_db_prep_save(value, connection=connection))
+    params = _values_to_save(instance, compiled.fields, connection, adding=False)
     params.append(compiled.key.get_db_prep_value(instance.pk, connection))
     for field, value in zip(compiled.where, where.values(), strict=True):
         params.append(field.get_db_prep_value(value, connection))
