@@ -303,8 +303,12 @@ def audit_values(org: Any, **changes: Any) -> dict[str, Any]:
 
 def stored(entry: AuditEntry) -> dict[str, Any]:
     """What the database holds for the entry, by column, but its id and time."""
-    row = AuditEntry.objects.filter(pk=entry.pk).values().get()
-    return {name: value for name, value in row.items() if name not in ("id", "created_at")}
+    columns = [
+        field.attname
+        for field in AuditEntry._meta.concrete_fields
+        if field.name not in ("id", "created_at")
+    ]
+    return AuditEntry.objects.filter(pk=entry.pk).values(*columns).get()
 
 
 def test_it_writes_the_row_create_writes(org):
