@@ -26,15 +26,23 @@ PreparedInsert does the same for `Model.objects.create(...)` of a model written 
 change (an audit entry, an outbox row), and prepared_save for `instance.save(update_fields=...)`
 (a decision's assignment, step and request): the statement is built once, and each call only
 prepares the values, as the ORM would, and runs it.
+
+On PostgreSQL all three are also prepared on the server, once per connection (PREPARE, then
+EXECUTE: _ServerStatement), so that PostgreSQL stops parsing and planning them on every
+request too; DB_SERVER_PREPARED_STATEMENTS=0 turns that off (behind PgBouncer).
 """
 
 from __future__ import annotations
 
 import inspect
+import itertools
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from dataclasses import field as dataclass_field
 from typing import Any, Generic, TypeVar
 
+from django.conf import settings
 from django.core.exceptions import EmptyResultSet, ImproperlyConfigured
 from django.db import DatabaseError, connections, router
 from django.db.models import Model, QuerySet, signals
@@ -57,6 +65,97 @@ _INT_STAND_INS = (12_345, 23_456)
 _STR_STAND_IN = "\x1fprepared-query%_\\{name}:{variant}\x1f"
 # An exact lookup on an integer beyond 64 bits matches nothing (and SQLite refuses it).
 _LARGEST_INT = 2**63 - 1
+
+
+# A parameter in the SQL Django hands psycopg2 ("%%" is a literal percent sign).
+_PLACEHOLDER = re.compile(r"%%|%s")
+_STATEMENT_NUMBERS = itertools.count(1)
+
+
+@dataclass
+class _Prepared:
+    """The statements prepared on one PostgreSQL session (one psycopg2 connection)."""
+
+    raw: Any  # the psycopg2 connection they were prepared on
+    generation: int
+    names: set[str]
+
+
+class _ServerStatement:
+    """A statement PostgreSQL parses and plans once per connection: PREPARE, then EXECUTE.
+
+    The ORM sends each query as text, and PostgreSQL parses, analyses and plans it again every
+    time: 0.4-0.5 ms of the server's CPU for an approval link's lookup or a request's locking
+    read (bench/web, EXPLAIN's planning time), more than running them. A prepared statement is
+    planned once per session, and after five runs PostgreSQL keeps a generic plan when it is
+    no dearer than the custom ones. The first run on a connection sends "PREPARE ...;
+    EXECUTE ..." in one round trip, so no extra query either.
+
+    Statements live as long as the session, whatever its transactions do, and PostgreSQL
+    re-plans them after a migration changes a table. Not for a pooler that hands one client's
+    statements to another session (pgbouncer in transaction mode): there set
+    DB_SERVER_PREPARED_STATEMENTS=0 (docs/operations.md, PgBouncer).
+    """
+
+    def __init__(self, sql: str, param_count: int) -> None:
+        numbers = itertools.count(1)
+        # PREPARE's text: "$n" for each parameter; a literal "%%" stays as it is, as
+        # psycopg2 formats the whole string that carries the EXECUTE's parameters.
+        self.text = _PLACEHOLDER.sub(
+            lambda match: match[0] if match[0] == "%%" else f"${next(numbers)}", sql
+        )
+        self.number = next(_STATEMENT_NUMBERS)
+        self.arguments = f"({', '.join(['%s'] * param_count)})" if param_count else ""
+
+    def sql_for(self, connection: Any) -> str:
+        """What to send on `connection` (a PostgreSQL one) with this statement's parameters."""
+        prepared = _prepared_on(connection)
+        name = f"procurement_q{self.number}_{prepared.generation}"
+        execute = f"EXECUTE {name}{self.arguments}"
+        if name in prepared.names:
+            return execute
+        # Counted as prepared from here: a failure forgets every name (_forget_prepared).
+        prepared.names.add(name)
+        return f"PREPARE {name} AS {self.text}; {execute}"
+
+
+def _server_prepares(connection: Any) -> bool:
+    return connection.vendor == "postgresql" and settings.DB_SERVER_PREPARED_STATEMENTS
+
+
+def _prepared_on(connection: Any) -> _Prepared:
+    # Connect now (and replace a connection that failed its health check, as the cursor
+    # about to run this would): the names belong to the session that will run it.
+    connection.close_if_health_check_failed()
+    connection.ensure_connection()
+    prepared: _Prepared | None = getattr(connection, "_procurement_prepared", None)
+    if prepared is None or prepared.raw is not connection.connection:
+        prepared = _Prepared(raw=connection.connection, generation=0, names=set())
+        connection._procurement_prepared = prepared
+    return prepared
+
+
+def _forget_prepared(connection: Any) -> None:
+    """After a failed statement, whether its PREPARE took is unknown: prepare every statement
+    again on this session, under new names (the old ones go when the session ends)."""
+    prepared: _Prepared | None = getattr(connection, "_procurement_prepared", None)
+    if prepared is not None:
+        prepared.generation += 1
+        prepared.names = set()
+
+
+def _execute(
+    cursor: Any, connection: Any, sql: str, server: _ServerStatement, params: Sequence[Any]
+) -> None:
+    """Run `sql` with `params`, as a prepared statement where the server keeps them."""
+    if not _server_prepares(connection):
+        cursor.execute(sql, params)
+        return
+    try:
+        cursor.execute(server.sql_for(connection), params)
+    except DatabaseError:
+        _forget_prepared(connection)
+        raise
 
 
 class _ReplayQuery(Query):
@@ -88,6 +187,9 @@ class _Compiled:
     # field each fills, the annotations) is what the iterables read to build the rows.
     compiler: SQLCompiler
     queryset: QuerySet[Any, Any]
+    server: _ServerStatement
+    # The converters of the columns read, by the columns' identities (get_converters).
+    converters: dict[tuple[int, ...], dict[int, Any]] = dataclass_field(default_factory=dict)
 
     def compiler_for(self, query: Query, connection: Any, params: tuple[Any, ...]) -> SQLCompiler:
         replaying = _replaying_class(type(self.compiler))
@@ -95,7 +197,7 @@ class _Compiled:
         compiler.__dict__.update(self.compiler.__dict__)
         compiler.query = query
         compiler.connection = connection
-        compiler.replay_sql = self.sql  # type: ignore[attr-defined]
+        compiler.replay = self  # type: ignore[attr-defined]
         compiler.replay_params = params  # type: ignore[attr-defined]
         return compiler
 
@@ -109,10 +211,33 @@ def _replaying_class(compiler_class: type[SQLCompiler]) -> type[SQLCompiler]:
     if replaying is None:
 
         def as_sql(self, with_limits=True, with_col_aliases=False):
-            return self.replay_sql, self.replay_params
+            if self.replay.sql and _server_prepares(self.connection):
+                return self.replay.server.sql_for(self.connection), self.replay_params
+            return self.replay.sql, self.replay_params
+
+        def execute_sql(self, *args, **kwargs):
+            try:
+                return compiler_class.execute_sql(self, *args, **kwargs)
+            except DatabaseError:
+                _forget_prepared(self.connection)
+                raise
+
+        def get_converters(self, expressions):
+            # The columns are the compiled ones every time, so are their converters: asking
+            # each column again cost 0.1-0.2 ms per query of a hundred columns (a decision
+            # runs five). Converters take the connection when called, so one list serves
+            # every connection to the database.
+            key = tuple(map(id, expressions))
+            converters = self.replay.converters.get(key)
+            if converters is None:
+                converters = compiler_class.get_converters(self, expressions)
+                self.replay.converters[key] = converters
+            return converters
 
         replaying = type(
-            f"Replaying{compiler_class.__name__}", (compiler_class,), {"as_sql": as_sql}
+            f"Replaying{compiler_class.__name__}",
+            (compiler_class,),
+            {"as_sql": as_sql, "execute_sql": execute_sql, "get_converters": get_converters},
         )
         _REPLAYING[compiler_class] = replaying
     return replaying
@@ -200,6 +325,7 @@ class PreparedQuery(Generic[Row]):
             types={name: type(values[name]) for name in self._names},
             compiler=compiler,
             queryset=queryset,
+            server=_ServerStatement(sql, len(params)),
         )
         query.replay = compiled  # type: ignore[attr-defined]
         self._model = queryset.model
@@ -271,6 +397,7 @@ class _CompiledInsert:
     key_column: str
     converters: dict[int, Any]
     compiler: SQLInsertCompiler
+    server: _ServerStatement
 
 
 class PreparedInsert(Generic[M]):
@@ -310,10 +437,13 @@ class PreparedInsert(Generic[M]):
         compiled = self._compiled.get(using) or self._compile(using, obj)
         connection = connections[using]
         compiler = compiled.compiler
-        params = _values_to_save(obj, compiled.fields, connection, adding=True)
+        params = [
+            *_values_to_save(obj, compiled.fields, connection, adding=True),
+            *compiled.returning_params,
+        ]
         row: Sequence[Any]
         with connection.cursor() as cursor:
-            cursor.execute(compiled.sql, (*params, *compiled.returning_params))
+            _execute(cursor, connection, compiled.sql, compiled.server, params)
             if not compiled.returning_fields:  # an upsert, or a key that is not generated
                 row = ()
             elif connection.features.can_return_columns_from_insert:
@@ -387,6 +517,7 @@ class PreparedInsert(Generic[M]):
             key_column=str(opts.pk.column),
             converters=compiler.get_converters(cols),
             compiler=compiler,
+            server=_ServerStatement(sql, len(params)),
         )
         self._compiled[using] = compiled
         return compiled
@@ -398,6 +529,7 @@ class _CompiledSave:
     fields: tuple[Field[Any, Any], ...]
     key: Field[Any, Any]
     where: tuple[Field[Any, Any], ...]
+    server: _ServerStatement
 
 
 _SAVES: dict[tuple[type[Model], tuple[str, ...], tuple[str, ...], str], _CompiledSave] = {}
@@ -431,7 +563,7 @@ def prepared_save(
     for field, value in zip(compiled.where, where.values(), strict=True):
         params.append(field.get_db_prep_value(value, connection))
     with connection.cursor() as cursor:
-        cursor.execute(compiled.sql, params)
+        _execute(cursor, connection, compiled.sql, compiled.server, params)
         updated = cursor.rowcount
     if not updated:
         if where:
@@ -465,11 +597,13 @@ def _compile_save(
     qn = connections[using].ops.quote_name
     assignments = ", ".join(f"{qn(str(field.column))} = %s" for field in fields)
     conditions = " AND ".join(f"{qn(str(field.column))} = %s" for field in (key, *where))
+    sql = f"UPDATE {qn(opts.db_table)} SET {assignments} WHERE {conditions}"  # noqa: S608
     compiled = _CompiledSave(
-        sql=f"UPDATE {qn(opts.db_table)} SET {assignments} WHERE {conditions}",  # noqa: S608
+        sql=sql,
         fields=fields,
         key=key,
         where=where,
+        server=_ServerStatement(sql, len(fields) + 1 + len(where)),
     )
     _SAVES[cache_key] = compiled
     return compiled

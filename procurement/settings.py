@@ -163,6 +163,9 @@ if _db["ENGINE"] == "django.db.backends.sqlite3":
         **_db.get("OPTIONS", {}),
     }
 DATABASES = {"default": _db}
+# procurement/prepared.py's queries are prepared once per PostgreSQL session (PREPARE, then
+# EXECUTE). Off behind a pooler that moves a client between sessions (docs/operations.md).
+DB_SERVER_PREPARED_STATEMENTS = env_bool("DB_SERVER_PREPARED_STATEMENTS", True)
 # Dashboards read their rollups from a read replica when one is configured
 # (procurement/db_router.py; docs/scaling.md). Everything else stays on the primary.
 _replica_url = env_str("DATABASE_REPLICA_URL", "")

@@ -19,6 +19,7 @@ from django.contrib.sessions.models import Session
 from django.core.exceptions import ImproperlyConfigured
 from django.db import DatabaseError, connection, transaction
 from django.db.models import Exists, Max, Model, OuterRef, Q, QuerySet, Value
+from django.db.models.expressions import RawSQL
 from django.db.models.functions import Upper
 from django.db.models.signals import post_save
 from django.db.models.sql.compiler import SQLCompiler, SQLInsertCompiler
@@ -53,6 +54,13 @@ SHAPES: dict[str, Callable[..., QuerySet[Any, Any]]] = {
         PurchaseRequest.objects.filter(requester_id=uid)
         .order_by("pk")
         .values_list("title", flat=True)
+    ),
+    # A literal percent sign in the SQL itself (psycopg2 takes it doubled), beside a value.
+    "literal_percent": lambda uid: (
+        PurchaseRequest.objects.filter(requester_id=uid)
+        .annotate(label=RawSQL("'100%%'", ()))
+        .order_by("pk")
+        .values_list("label", "title")
     ),
 }
 
@@ -123,6 +131,25 @@ def test_it_replays_other_values_without_compiling_again(
     assert comparable(ottos) == comparable(list(build(uid=org.outsider.pk)))
     assert comparable([first_of_ottos]) == comparable([build(uid=org.outsider.pk).first()])
     assert comparable(ottos) != comparable(alices)
+
+
+def test_a_replay_works_out_its_columns_converters_once(requests_of_three, org, monkeypatch):
+    build = SHAPES["select_related"]
+    prepared = PreparedQuery(build)
+    prepared.list(uid=org.requester.pk)
+    asked: list[int] = []
+    original = SQLCompiler.get_converters
+
+    def counting(self: SQLCompiler, expressions: Any) -> Any:
+        asked.append(len(expressions))
+        return original(self, expressions)
+
+    monkeypatch.setattr(SQLCompiler, "get_converters", counting)
+    ottos = prepared.list(uid=org.outsider.pk)
+
+    assert asked == []
+    # The kept converters still turn each column into its Python value (dates, amounts).
+    assert comparable(ottos) == comparable(list(build(uid=org.outsider.pk)))
 
 
 def test_it_loads_the_select_related_object_in_the_same_query(
@@ -475,3 +502,140 @@ def test_a_prepared_upsert_writes_a_row_then_overwrites_it(org):
 def test_an_upsert_names_both_its_update_and_its_unique_fields():
     with pytest.raises(ImproperlyConfigured, match="both"):
         PreparedInsert(ApprovedTotal, update_fields=["total"])
+
+
+# --- Prepared on the PostgreSQL server --------------------------------------------------------
+
+postgresql_only = pytest.mark.skipif(
+    connection.vendor != "postgresql", reason="PREPARE and EXECUTE: PostgreSQL's statements"
+)
+
+
+def sent(queries: CaptureQueriesContext) -> list[str]:
+    """The statements sent, by their first words."""
+    return [" ".join(query["sql"].split()[:2]) for query in queries.captured_queries]
+
+
+def prepared_here() -> set[str]:
+    """The statements prepared on this session, by their text."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements")
+        return {row[0] for row in cursor.fetchall()}
+
+
+@postgresql_only
+def test_on_postgresql_a_query_is_prepared_once_per_session_then_executed(requests_of_three, org):
+    by_requester = PreparedQuery(SHAPES["select_related"])
+    with CaptureQueriesContext(connection) as first:
+        alices = by_requester.list(uid=org.requester.pk)
+    with CaptureQueriesContext(connection) as later:
+        ottos = by_requester.list(uid=org.outsider.pk)
+        heads = by_requester.list(uid=org.head.pk)
+
+    # One round trip each: the first prepares and executes at once.
+    assert [words.split()[0] for words in sent(first)] == ["PREPARE"]
+    assert "; EXECUTE procurement_q" in first.captured_queries[0]["sql"]
+    assert [words.split()[0] for words in sent(later)] == ["EXECUTE", "EXECUTE"]
+    assert any('"requests_purchaserequest"' in text for text in prepared_here())
+    build = SHAPES["select_related"]
+    for rows, uid in ((alices, org.requester.pk), (ottos, org.outsider.pk), (heads, org.head.pk)):
+        assert comparable(rows) == comparable(list(build(uid=uid)))
+    assert [r.requester.username for r in heads] == [org.head.username]
+
+
+@postgresql_only
+def test_on_postgresql_inserts_and_saves_are_prepared_too(org):
+    insert = PreparedInsert(AuditEntry)
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    values, fine = audit_values(org), audit_values(org, comment="100% fine")
+    with CaptureQueriesContext(connection) as queries:
+        first = insert.create(**values)
+        second = insert.create(**fine)
+        # Fields no other test saves: saves are built once per process, and may be
+        # prepared on this connection already.
+        request.title, request.justification = "Docks, 50% off", "Old ones broke"
+        prepared_save(request, update_fields=["justification", "title"])
+        request.title = "Docking stations"
+        prepared_save(request, update_fields=["justification", "title"])
+
+    assert [words.split()[0] for words in sent(queries)] == [
+        "PREPARE",
+        "EXECUTE",
+        "PREPARE",
+        "EXECUTE",
+    ]
+    assert stored(first)["comment"] == "Line manager: fine %s ' \" \\ ünïcode"
+    assert stored(second)["comment"] == "100% fine"
+    assert PurchaseRequest.objects.values_list("title", "justification").get(pk=request.pk) == (
+        "Docking stations",
+        "Old ones broke",
+    )
+
+
+@postgresql_only
+@pytest.mark.django_db(transaction=True, serialized_rollback=True)  # a new connection
+def test_on_postgresql_a_new_connection_prepares_again(requests_of_three, org):
+    by_requester = PreparedQuery(SHAPES["values"])
+    by_requester.list(uid=org.requester.pk)
+    # As a restart or a dropped connection would: a new session knows no statement.
+    connection.close()
+
+    with CaptureQueriesContext(connection) as queries:
+        rows = by_requester.list(uid=org.requester.pk)
+
+    assert [words.split()[0] for words in sent(queries)] == ["PREPARE"]
+    assert rows == list(SHAPES["values"](uid=org.requester.pk))
+
+
+@postgresql_only
+def test_on_postgresql_a_failed_statement_prepares_everything_again_under_new_names(org):
+    insert = PreparedInsert(ApprovedTotal)
+    request = PurchaseRequestFactory.create(requester=org.requester)
+    insert.create(request=request, total=Decimal("10.00"), approved_at=timezone.now())
+    # A second total for the same request breaks the unique constraint; whether a statement
+    # sent with the failing one was prepared cannot be told, so none is counted as prepared.
+    with pytest.raises(DatabaseError), transaction.atomic():
+        insert.create(request=request, total=Decimal("20.00"), approved_at=timezone.now())
+
+    other = PurchaseRequestFactory.create(requester=org.requester)
+    with CaptureQueriesContext(connection) as queries:
+        insert.create(request=other, total=Decimal("30.00"), approved_at=timezone.now())
+
+    assert [words.split()[0] for words in sent(queries)] == ["PREPARE"]
+    assert dict(ApprovedTotal.objects.values_list("request_id", "total")) == {
+        request.pk: Decimal("10.00"),
+        other.pk: Decimal("30.00"),
+    }
+
+
+@postgresql_only
+def test_on_postgresql_statements_lost_by_the_server_fail_once_then_are_prepared_again(
+    requests_of_three, org
+):
+    by_requester = PreparedQuery(SHAPES["values_list_flat"])
+    by_requester.list(uid=org.requester.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("DEALLOCATE ALL")  # what a pooler's DISCARD ALL does to a session
+
+    with pytest.raises(DatabaseError, match="does not exist"), transaction.atomic():
+        by_requester.list(uid=org.requester.pk)
+
+    assert by_requester.list(uid=org.requester.pk) == list(
+        SHAPES["values_list_flat"](uid=org.requester.pk)
+    )
+
+
+def test_with_server_prepared_statements_off_the_sql_is_sent_as_it_is(
+    requests_of_three, org, settings
+):
+    settings.DB_SERVER_PREPARED_STATEMENTS = False
+    by_requester = PreparedQuery(SHAPES["exists"])
+    insert = PreparedInsert(AuditEntry)
+    values = audit_values(org)
+    with CaptureQueriesContext(connection) as queries:
+        rows = by_requester.list(uid=org.head.pk)
+        by_requester.list(uid=org.head.pk)
+        insert.create(**values)
+
+    assert [words.split()[0] for words in sent(queries)] == ["SELECT", "SELECT", "INSERT"]
+    assert comparable(rows) == comparable(list(SHAPES["exists"](uid=org.head.pk)))
