@@ -10,7 +10,9 @@ writer's own (`UPDATE department`), append one audit entry, commit. Three ways t
 
 - `unchained`: the entry inserted, nothing more (what audit_record cost before the chain);
 - `chained`: audit_record as it is (insert; once committed, audit_chain_seal chains what
-  waits under the chain lock: on PostgreSQL one call of procurement_audit_chain());
+  waits under the chain lock: on PostgreSQL one call of procurement_audit_chain()), which
+  this process does at most every AUDIT_CHAIN_SEAL_INTERVAL_MS (200);
+- `each`: the same, chaining after every commit (AUDIT_CHAIN_SEAL_INTERVAL_MS=0);
 - `in-tx`: the design not taken, emulated: lock the chain head row inside the transaction,
   insert, move the head, commit (PostgreSQL only; the lock, held through the commit, is
   the cost).
@@ -55,6 +57,7 @@ def main() -> None:
     _create_database_if_missing()
     call_command("migrate", verbosity=0)
 
+    from django.conf import settings
     from django.contrib.contenttypes.models import ContentType
 
     from procurement.audit_chain import audit_chain_seal, audit_chain_verify
@@ -63,6 +66,7 @@ def main() -> None:
 
     department_type = ContentType.objects.get_for_model(Department)
     postgresql = connection.vendor == "postgresql"
+    interval = settings.AUDIT_CHAIN_SEAL_INTERVAL_MS
 
     def append_unchained(department: Department) -> None:
         AuditEntry.objects.create(
@@ -82,6 +86,7 @@ def main() -> None:
     ways: dict[str, Callable[[Department], None]] = {
         "unchained": append_unchained,
         "chained": append_chained,
+        "each": append_chained,
     }
     if postgresql:
         ways["in-tx"] = append_in_transaction
@@ -96,6 +101,7 @@ def main() -> None:
     for writers in thread_counts:
         for name, append in ways.items():
             audit_chain_seal()  # what earlier runs left unchained is not this run's cost
+            settings.AUDIT_CHAIN_SEAL_INTERVAL_MS = 0 if name == "each" else interval
             timings, elapsed = _run(append, departments[:writers], args.appends // writers)
             print(
                 f"{name:<9} {writers:>7} {statistics.median(timings) * 1000:>10.2f} "

@@ -12,7 +12,7 @@ from django.db import IntegrityError, connection, models, transaction
 from django.template import Context, Engine
 from django.template.loader import render_to_string
 
-from procurement.audit_chain import audit_chain_seal
+from procurement.audit_chain import audit_chain_seal_after_commit
 from procurement.models import AuditEntry, SentEmail, User
 from procurement.prepared import PreparedInsert
 
@@ -33,8 +33,9 @@ def audit_record(
 ) -> AuditEntry:
     """Append an audit entry. Call it inside the transaction of the change it records.
 
-    The entry is chained to the one before it (procurement/audit_chain.py) just after that
-    transaction commits: chaining needs the single chain head, and holding it until the
+    The entry is chained to the one before it (procurement/audit_chain.py) after that
+    transaction commits (within AUDIT_CHAIN_SEAL_INTERVAL_MS, or the relay's next pass when
+    a process is busy): chaining needs the single chain head, and holding it until the
     change commits would queue every state change behind every other one and deadlock
     against the row locks a service takes after writing its entry. Until then the entry
     is complete but for its chain fields; the append-only trigger guards it all along.
@@ -53,18 +54,18 @@ def audit_record(
 
 
 def _chain_on_commit() -> None:
-    """Queue audit_chain_seal on commit, once per transaction: one call chains every entry
-    waiting. Not again while one queued in this savepoint or around it is pending: that
-    one runs whenever this entry commits (a rollback dropping it drops the entry too).
-    robust: the change has committed by then; a failed chaining is logged, and the next
-    one (or verify_audit_chain) picks the entry up."""
+    """Queue audit_chain_seal_after_commit on commit, once per transaction: one call chains
+    every entry waiting. Not again while one queued in this savepoint or around it is
+    pending: that one runs whenever this entry commits (a rollback dropping it drops the
+    entry too). robust: the change has committed by then; a failed chaining is logged, and
+    the next one (the relay's, or verify_audit_chain) picks the entry up."""
     current = set(connection.savepoint_ids)
     # Each queued callback is (savepoint ids, function, robust).
     if not any(
-        queued[1] is audit_chain_seal and queued[0] <= current
+        queued[1] is audit_chain_seal_after_commit and queued[0] <= current
         for queued in connection.run_on_commit
     ):
-        transaction.on_commit(audit_chain_seal, robust=True)
+        transaction.on_commit(audit_chain_seal_after_commit, robust=True)
 
 
 def email_send_once(

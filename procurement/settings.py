@@ -166,6 +166,9 @@ DATABASES = {"default": _db}
 # procurement/prepared.py's queries are prepared once per PostgreSQL session (PREPARE, then
 # EXECUTE). Off behind a pooler that moves a client between sessions (docs/operations.md).
 DB_SERVER_PREPARED_STATEMENTS = env_bool("DB_SERVER_PREPARED_STATEMENTS", True)
+# A process chains the audit trail after a commit at most this often, each time all that
+# waits; the relay chains what is left every second (procurement/audit_chain.py).
+AUDIT_CHAIN_SEAL_INTERVAL_MS = env_int("AUDIT_CHAIN_SEAL_INTERVAL_MS", 200, minimum=0)
 # Dashboards read their rollups from a read replica when one is configured
 # (procurement/db_router.py; docs/scaling.md). Everything else stays on the primary.
 _replica_url = env_str("DATABASE_REPLICA_URL", "")

@@ -8,7 +8,9 @@ can do; the tests do it the way such a person would, with raw SQL.
 from __future__ import annotations
 
 import itertools
+import math
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from importlib import import_module
@@ -22,7 +24,13 @@ from django.db import DatabaseError, IntegrityError, connection, connections, mo
 from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
-from procurement.audit_chain import GENESIS_HASH, audit_chain_seal, audit_entry_digest
+from procurement import audit_chain
+from procurement.audit_chain import (
+    GENESIS_HASH,
+    audit_chain_seal,
+    audit_chain_seal_after_commit,
+    audit_entry_digest,
+)
 from procurement.models import AuditChainHead, AuditEntry, Department
 from procurement.services import audit_record
 from requests.services import purchase_request_submit
@@ -140,8 +148,13 @@ def test_it_hashes_any_text_the_same_way_in_the_database_and_in_python(org) -> N
     )
 
 
+@pytest.fixture
+def chaining_after_every_commit(settings) -> None:
+    settings.AUDIT_CHAIN_SEAL_INTERVAL_MS = 0
+
+
 def test_it_chains_an_entry_as_its_transaction_commits(
-    org, django_capture_on_commit_callbacks
+    org, django_capture_on_commit_callbacks, chaining_after_every_commit
 ) -> None:
     with (
         django_capture_on_commit_callbacks(execute=True) as callbacks,
@@ -151,7 +164,8 @@ def test_it_chains_an_entry_as_its_transaction_commits(
         entry = audit_record(target=org.department, actor=org.admin, action="edited")
         assert entry.hash is None  # not inside the change's own transaction
 
-    assert callbacks == [audit_chain_seal]  # one chaining for all the transaction wrote
+    # One chaining for all the transaction wrote.
+    assert callbacks == [audit_chain_seal_after_commit]
     first.refresh_from_db()
     entry.refresh_from_db()
     assert entry.prev_hash == first.hash
@@ -349,7 +363,7 @@ def test_it_leaves_a_role_that_does_not_own_the_table_only_insert_and_select(org
 
 
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_it_still_lets_the_test_database_be_flushed(org) -> None:
+def test_it_still_lets_the_test_database_be_flushed(org, chaining_after_every_commit) -> None:
     audit_record(target=org.department, actor=org.admin, action="edited")
 
     call_command("flush", interactive=False, verbosity=0)  # what each transactional test ends with
@@ -363,8 +377,41 @@ def test_it_still_lets_the_test_database_be_flushed(org) -> None:
     assert verify() == f"Audit chain OK: 1 entries, head {entry.hash}\n"
 
 
+def test_a_busy_process_chains_once_an_interval_and_the_relay_chains_the_rest(
+    org, settings, django_capture_on_commit_callbacks, monkeypatch
+) -> None:
+    settings.AUDIT_CHAIN_SEAL_INTERVAL_MS = 60_000
+    monkeypatch.setattr(audit_chain, "_last_chained_after_commit", -math.inf)
+
+    def commit(comment: str) -> AuditEntry:
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            entry = audit_record(
+                target=org.department, actor=org.admin, action="edited", comment=comment
+            )
+        entry.refresh_from_db()
+        return entry
+
+    # The first commit in a while is chained at once; the next, within the interval, waits.
+    assert commit("first").chain_index == 1
+    waiting = commit("second")
+    assert waiting.hash is None
+
+    # The relay's pass (every second) chains it.
+    call_command("relay_outbox", "--once", stdout=StringIO())
+    waiting.refresh_from_db()
+    assert waiting.chain_index == 2
+
+    # Once the interval is over, a commit is chained at once again, with what waits.
+    commit("third")
+    assert commit("fourth").hash is None
+    monkeypatch.setattr(audit_chain, "_last_chained_after_commit", time.monotonic() - 61)
+    assert commit("fifth").chain_index == 5
+    assert [e.comment for e in chained()] == ["first", "second", "third", "fourth", "fifth"]
+    assert verify().startswith("Audit chain OK: 5 entries")
+
+
 @pytest.mark.django_db(transaction=True, serialized_rollback=True)
-def test_it_keeps_one_chain_under_concurrent_appends(org) -> None:
+def test_it_keeps_one_chain_under_concurrent_appends(org, chaining_after_every_commit) -> None:
     """Eight connections write entries at once, some of their transactions rolling back:
     as each commits its entries are chained, into one chain with every committed entry
     and none of the others."""

@@ -14,7 +14,7 @@ from django.db import transaction
 
 from approvals.models import ApprovalStep
 from approvals.tests.helpers import LINE_MANAGER, policy
-from procurement.audit_chain import audit_chain_seal
+from procurement.audit_chain import audit_chain_seal_after_commit
 from requests.models import PurchaseRequest
 from requests.services import purchase_request_transition
 from tests.factories import PurchaseRequestFactory
@@ -83,5 +83,5 @@ def test_it_queues_nothing_when_the_submission_rolls_back(
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         purchase_request_transition(request_id=draft.pk, by=org.requester, action="submit")
     # One task queued, besides the audit chain's own chaining after the commit.
-    assert len([queued for queued in callbacks if queued is not audit_chain_seal]) == 1
+    assert len([queued for queued in callbacks if queued is not audit_chain_seal_after_commit]) == 1
     assert [m.to for m in mailoutbox] == [["mark@example.com"]]

@@ -4,6 +4,10 @@ Runs as a process of its own beside web, worker and beat (Procfile, docker-compo
 neither the worker nor beat can do it, since both stop when Redis does. It polls the
 TaskOutbox table every second; rows are locked while they are published, so running two
 relays is safe (on PostgreSQL) but never needed.
+
+Each pass also chains the audit entries that wait (procurement/audit_chain.py): a busy web
+process chains at most every AUDIT_CHAIN_SEAL_INTERVAL_MS, and the entries of its last
+commits before a quiet spell would otherwise wait for the next state change.
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import DatabaseError, close_old_connections, connection
 
+from procurement.audit_chain import audit_chain_seal
 from procurement.outbox import RELAY_MIN_AGE, Published, outbox_purge, outbox_relay
 
 logger = logging.getLogger("procurement.outbox")
@@ -48,6 +53,7 @@ class Command(BaseCommand):
         min_age = dt.timedelta(seconds=options["min_age"])
         if options["once"]:
             result = self._relay(min_age)
+            self._chain_audit_entries()
             self.stdout.write(f"published {result.count} task(s)")
             if result.broker_error:
                 raise CommandError(f"the broker refused: {result.broker_error}")
@@ -62,6 +68,7 @@ class Command(BaseCommand):
         last_purge = 0.0
         while not stopping.is_set():
             result = self._relay(min_age)
+            self._chain_audit_entries()
             if result.count:
                 logger.info("relay_outbox: published %s task(s)", result.count)
             # Say it when the broker goes away and when it is back, not every second between.
@@ -85,6 +92,17 @@ class Command(BaseCommand):
             # The database restarting must not stop the relay: it tries again next poll.
             self._close_old_connections()
             return Published(0, f"database: {exc}")
+
+    def _chain_audit_entries(self) -> None:
+        try:
+            chained = audit_chain_seal()
+        except DatabaseError:
+            # The next pass tries again (the database restarting, as for the outbox).
+            logger.exception("relay_outbox: could not chain the audit entries that wait")
+            self._close_old_connections()
+            return
+        if chained:
+            logger.debug("relay_outbox: chained %s audit entries", chained)
 
     def _close_old_connections(self) -> None:
         # Never inside a transaction (call_command from a test): that would close it.
