@@ -11,11 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 from urllib.parse import urlencode
 
 from django.conf import settings
 from django.core import signing
-from django.db.models import Exists, OuterRef, Subquery
+from django.db.models import Exists, OuterRef, QuerySet, Subquery
 from django.urls import reverse
 
 from approvals.conditions import RequestFacts
@@ -264,11 +265,15 @@ def _assignment(*, step_id: int, approver_id: int, related: tuple[str, ...]) -> 
 _ACTIVE_POLICY = ApprovalPolicy.objects.filter(is_active=True).order_by("pk")
 
 
+def _rule_made_steps(request_id: Any) -> QuerySet[ApprovalStep]:
+    """A request's steps that a policy's rule made, newest round first: the first one's
+    policy is the one its route was frozen from (email_signin_limit)."""
+    return ApprovalStep.objects.filter(request_id=request_id, rule__isnull=False).order_by("-round")
+
+
 def _assignment_with(related: tuple[str, ...]) -> PreparedQuery[StepApprover]:
     prefixed = ["step__request", *(f"step__{name}" for name in related)]
-    frozen = ApprovalStep.objects.filter(
-        request_id=OuterRef("step__request_id"), rule__isnull=False
-    ).order_by("-round")
+    frozen = _rule_made_steps(OuterRef("step__request_id"))
     return PreparedQuery(
         lambda step_id, approver_id: (
             StepApprover.objects.select_related(*prefixed, "approver")
@@ -298,14 +303,12 @@ def _step(step_id: int) -> ApprovalStep | None:
     )
 
 
+def _frozen_signin_limit(request_id: int) -> QuerySet[ApprovalStep, tuple[Decimal | None]]:
+    return _rule_made_steps(request_id).values_list("rule__policy__email_signin_above")[:1]
+
+
 # Compiled once (procurement/prepared.py).
-_FROZEN_SIGNIN_LIMIT: PreparedQuery[tuple[Decimal | None]] = PreparedQuery(
-    lambda request_id: (
-        ApprovalStep.objects.filter(request_id=request_id, rule__isnull=False)
-        .order_by("-round")
-        .values_list("rule__policy__email_signin_above")[:1]
-    )
-)
+_FROZEN_SIGNIN_LIMIT = PreparedQuery(_frozen_signin_limit)
 _ACTIVE_SIGNIN_LIMIT: PreparedQuery[tuple[Decimal | None]] = PreparedQuery(
     lambda: _ACTIVE_POLICY.values_list("email_signin_above")[:1]
 )
