@@ -492,3 +492,32 @@ def test_it_chains_the_entries_that_existed_before_the_migration(org) -> None:
     entry.refresh_from_db()
     assert entry.prev_hash == chain[-1].hash
     assert "Audit chain OK: 6 entries" in verify()
+
+
+def test_the_relay_says_once_that_chaining_fails_and_once_that_it_is_back(
+    org, monkeypatch, caplog
+) -> None:
+    """The database restarting under the relay: its passes fail every second until it is
+    back, and the log says so once, not once a pass."""
+    from procurement.management.commands import relay_outbox
+
+    outcomes: list[int | Exception] = [DatabaseError("restarting")] * 3 + [1, 0]
+
+    def seal() -> int:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    monkeypatch.setattr(relay_outbox, "audit_chain_seal", seal)
+    relay = relay_outbox.Command()
+    with caplog.at_level("INFO", logger="procurement.outbox"):
+        for _ in range(5):
+            relay._chain_audit_entries()
+
+    messages = [record.getMessage() for record in caplog.records]
+    assert messages == [
+        "relay_outbox: could not chain the audit entries that wait",
+        "relay_outbox: chaining audit entries again",
+    ]
+    assert outcomes == []

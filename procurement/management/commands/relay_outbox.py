@@ -32,6 +32,7 @@ PURGE_EVERY_SECONDS = 3600
 
 class Command(BaseCommand):
     help = "Publish the Celery tasks the outbox holds, whenever the broker answers."
+    _chaining_failed = False
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
@@ -97,10 +98,16 @@ class Command(BaseCommand):
         try:
             chained = audit_chain_seal()
         except DatabaseError:
-            # The next pass tries again (the database restarting, as for the outbox).
-            logger.exception("relay_outbox: could not chain the audit entries that wait")
+            # The next pass tries again (the database restarting, as for the outbox). Said
+            # once when it starts failing, not every second until the database is back.
+            if not self._chaining_failed:
+                logger.exception("relay_outbox: could not chain the audit entries that wait")
+            self._chaining_failed = True
             self._close_old_connections()
             return
+        if self._chaining_failed:
+            logger.info("relay_outbox: chaining audit entries again")
+        self._chaining_failed = False
         if chained:
             logger.debug("relay_outbox: chained %s audit entries", chained)
 
