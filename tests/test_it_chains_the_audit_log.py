@@ -501,7 +501,8 @@ def test_the_relay_says_once_that_chaining_fails_and_once_that_it_is_back(
     back, and the log says so once, not once a pass."""
     from procurement.management.commands import relay_outbox
 
-    outcomes: list[int | Exception] = [DatabaseError("restarting")] * 3 + [1, 0]
+    restarting: list[int | Exception] = [DatabaseError("restarting")] * 3
+    outcomes = [*restarting, 1, 0]
 
     def seal() -> int:
         outcome = outcomes.pop(0)
