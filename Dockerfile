@@ -38,4 +38,5 @@ RUN SECRET_KEY=collectstatic-only DEBUG=0 REDIS_URL=redis://unused:6379/0 \
 USER app
 EXPOSE 8000
 
-CMD ["gunicorn", "procurement.wsgi:application", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60"]
+# procurement/gunicorn_conf.py: worker hooks that keep garbage-collection pauses short.
+CMD ["gunicorn", "procurement.wsgi:application", "--config", "python:procurement.gunicorn_conf", "--bind", "0.0.0.0:8000", "--access-logfile", "-", "--timeout", "60"]

@@ -205,6 +205,8 @@ def server_start(env: dict[str, str], port: int, log_file: Path) -> subprocess.P
         [
             str(PROJECT_BIN / "gunicorn"),
             "procurement.wsgi:application",
+            "--config",
+            "python:procurement.gunicorn_conf",
             "--bind",
             f"127.0.0.1:{port}",
             "--workers",

@@ -165,6 +165,8 @@ def two_web_processes(
                 running(
                     [
                         *(sys.executable, "-m", "gunicorn", "procurement.wsgi:application"),
+                        # As the Dockerfile runs it, with the project's worker hooks.
+                        *("--config", "python:procurement.gunicorn_conf"),
                         *("--bind", f"127.0.0.1:{port}", "--workers", "1"),
                         *("--access-logfile", "-"),
                     ],
@@ -278,6 +280,18 @@ def test_it_counts_the_api_throttle_across_both_web_processes(
         )
         assert refused.status == 429, refused.body
         assert json.loads(refused.body)["code"] == "throttled"
+
+
+def test_each_web_process_freezes_its_loaded_application_for_the_garbage_collector(
+    two_web_processes: WebProcesses,
+) -> None:
+    # procurement/gunicorn_conf.py's hook ran in each worker, after Django was loaded.
+    for log in two_web_processes.logs[1:]:
+        frozen = re.search(
+            r"gc: (\d+) objects frozen once the application was loaded", log.read_text()
+        )
+        assert frozen, log.read_text()[-2000:]
+        assert int(frozen[1]) > 50_000  # Django and the apps, not a near-empty process
 
 
 def test_it_refuses_a_cache_url_that_is_not_redis(tmp_path: Path) -> None:

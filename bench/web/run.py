@@ -155,6 +155,9 @@ def server_start(
     command = [
         str(PROJECT_BIN / "gunicorn"),
         "procurement.wsgi:application",
+        # As the Dockerfile runs it: its hooks freeze the worker's long-lived objects (gc).
+        "--config",
+        "python:procurement.gunicorn_conf",
         "--bind",
         f"127.0.0.1:{port}",
         "--workers",
