@@ -1,7 +1,7 @@
 """Seed the web benchmark's throwaway database; run by bench/web/run.py, not by hand.
 
     DJANGO_SETTINGS_MODULE=bench.web.settings DATABASE_URL=... SECRET_KEY=... \\
-        .venv/bin/python bench/web/seed.py --out FILE [--requests 400] [--decisions 6000]
+        .venv/bin/python bench/web/seed.py --out FILE [--requests 400] [--decisions 10000]
 
 Everything goes through the services a person's clicks would call (purchase_request_create,
 the submit and approve transitions), so the rows, audit entries and routes are the real
@@ -46,7 +46,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="where to write the JSON")
     parser.add_argument("--requests", type=int, default=400, help="the list user's requests")
-    parser.add_argument("--decisions", type=int, default=6000, help="pending steps to decide")
+    parser.add_argument("--decisions", type=int, default=10000, help="pending steps to decide")
     args = parser.parse_args()
     sys.path.insert(0, str(ROOT))
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "bench.web.settings")
