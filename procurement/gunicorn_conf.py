@@ -6,16 +6,17 @@ The Dockerfile, bench/web and fuzz start gunicorn with this module; command-line
 Why: Python's cyclic garbage collector. A web worker holds about 200,000 objects once it has
 served its first requests: Django, the apps, compiled templates and URL patterns, prepared
 queries. Every full (generation 2) collection walks all of them. Measured under bench/web's
-load on the 2-core development VM: each worker ran two or three full collections in 20 s,
-each one 70-230 ms, and the request that triggered it waited that long (docs/benchmarks.md,
-"Garbage collection pauses"). Nearly all of those objects live as long as the worker, so
-walking them finds nothing. gc.freeze() moves every object alive to a permanent generation
+load on the 2-core development VM: each worker ran two or three full collections a minute,
+each one 75-250 ms, and the request that triggered it waited that long (docs/benchmarks.md,
+"Results, seventh pass"; docs/operations.md, "Web workers and garbage collection"). Nearly
+all of those objects live as long as the worker, so walking them finds nothing. gc.freeze() moves every object alive to a permanent generation
 that collections skip.
 
 The worker freezes once the application is loaded, and again after its first requests, which
 build most of what is built lazily (templates, URL resolvers, compiled queries). Each freeze
 runs a full collection first, so that only live objects are frozen, never garbage. After
-the last one, a full collection walks a few thousand objects: about 5 ms.
+the last one, a full collection walks only what was made since (about 20,000 objects in the
+benchmark): 0.4-15 ms.
 
 Frozen objects are still freed when nothing refers to them; what freezing gives up is only
 the collection of reference cycles among objects that were alive at a freeze. That memory is
